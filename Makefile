@@ -1,0 +1,47 @@
+# mlgate — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# Stage commands in dvc.yaml call `python`: make it the venv's.
+export PATH := $(BIN):$(PATH)
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup params run repro test test-slow lint ui clean
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (mlgate needs Python 3.11; set PYTHON=...)" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed ## Create .venv and install the pinned dependencies
+
+params: setup ## Compose conf/ into params.yaml (commit both together)
+	$(BIN)/mlgate params
+
+run: setup ## Set up, run the whole pipeline (dvc repro) and print a summary
+	$(BIN)/dvc repro
+	@$(BIN)/mlgate summary
+
+repro: run
+
+test: setup ## Set up and run the test suite (unit, config, end-to-end)
+	$(BIN)/python -m pytest
+
+test-slow: setup ## Also run the heavy, opt-in scenarios (pytest -m slow)
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+lint: setup ## ruff on src, stages, tests
+	$(BIN)/ruff check src stages tests
+
+ui: setup ## Serve the MLflow UI for the embedded store on http://127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+clean: ## Remove pipeline outputs and the local MLflow store (keeps .venv and the DVC cache)
+	rm -rf data/raw data/processed models reports/drift.html mlflow.db mlartifacts

@@ -1,0 +1,58 @@
+"""Ingest: load the configured source and drop leakage columns."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from mlgate.errors import ConfigError, DataError
+from mlgate.io import read_table
+
+log = logging.getLogger(__name__)
+
+BUILTIN_SOURCES = ("randhie",)
+
+
+def randhie_path() -> Path:
+    """Path of the RAND Health Insurance Experiment CSV that ships inside statsmodels."""
+    import statsmodels.datasets.randhie as randhie
+
+    return Path(randhie.__file__).parent / "src" / "randhie.csv"
+
+
+def resolve_source(source: str, root: Path) -> Path:
+    """Map `data.source` (a built-in name or a CSV/Parquet path) to a file path."""
+    if not isinstance(source, str) or not source.strip():
+        raise ConfigError("params.yaml: `data.source` must be a built-in name or a file path")
+    if source in BUILTIN_SOURCES:
+        return randhie_path()
+    path = Path(source)
+    return path if path.is_absolute() else root / path
+
+
+def load_source(source: str, root: Path) -> pd.DataFrame:
+    """Read the source table; errors name the file and `data.source`."""
+    path = resolve_source(source, root)
+    if source not in BUILTIN_SOURCES and not path.exists():
+        raise DataError(f"data.source: file not found: {path}")
+    return read_table(path)
+
+
+def drop_columns(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Drop configured columns; a configured column that is absent is a config error."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ConfigError(f"`data.drop_columns` names column(s) not in the data: {missing}")
+    return df.drop(columns=list(columns))
+
+
+def ingest(df: pd.DataFrame, drop: list[str]) -> pd.DataFrame:
+    """Return the ingested table: leakage columns dropped, emptiness rejected."""
+    if df.shape[1] == 0 or df.empty:
+        raise DataError(f"data.source: the table is empty ({df.shape[0]} rows, "
+                        f"{df.shape[1]} columns)")
+    out = drop_columns(df, drop)
+    log.info("ingested %d rows x %d columns (dropped %d)", len(out), out.shape[1], len(drop))
+    return out.reset_index(drop=True)

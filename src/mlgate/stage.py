@@ -1,0 +1,35 @@
+"""The one entry point every stage script uses: logging, params, clean failure."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mlgate.errors import MlgateError
+from mlgate.params import load_params
+
+log = logging.getLogger("mlgate")
+
+
+def setup_logging() -> None:
+    """Log to stderr with a short, stage-prefixed format."""
+    level = os.environ.get("MLGATE_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+
+
+def stage_main(name: str, body: Callable[[dict[str, Any]], None]) -> None:
+    """Run a stage body with params.yaml; user errors exit 1 with a one-line message."""
+    setup_logging()
+    os.environ.setdefault("DVC_STAGE", name)
+    started = time.perf_counter()
+    try:
+        body(load_params())
+    except MlgateError as exc:
+        log.error("stage %s failed: %s", name, exc)
+        sys.exit(1)
+    log.info("stage %s done in %.1f s", name, time.perf_counter() - started)

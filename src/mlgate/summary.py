@@ -1,0 +1,50 @@
+"""The short human summary printed at the end of `make run`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mlgate import paths
+
+
+def _load(root: Path, path: Path) -> dict[str, Any] | None:
+    """Read one report, or None when the stage has not produced it."""
+    file = root / path
+    return json.loads(file.read_text(encoding="utf-8")) if file.exists() else None
+
+
+def gate_line(gate: dict[str, Any] | None) -> str:
+    """One line for the gate decision."""
+    if gate is None:
+        return "gate:     not run"
+    if gate["registered_version"]:
+        return (f"gate:     PASSED -> {gate['model_name']} v{gate['registered_version']} "
+                f"is @{gate['alias']}")
+    return "gate:     REJECTED (registry unchanged): " + "; ".join(gate["reasons"])
+
+
+def drift_line(drift: dict[str, Any] | None) -> str:
+    """One line for the drift verdict."""
+    if drift is None:
+        return "drift:    not run"
+    cols = [c for c, v in drift["columns"].items() if v["drifted"]]
+    return (f"drift:    {drift['verdict']} ({drift['n_drifted']}/{drift['n_columns']} columns "
+            f"drifted{': ' + ', '.join(cols[:8]) if cols else ''})")
+
+
+def summary(root: Path) -> str:
+    """Best model and test metric, gate decision, drift verdict, where reports are, the UI."""
+    train, metrics = _load(root, paths.TRAIN_REPORT), _load(root, paths.METRICS)
+    best = train["best_model"] if train else "not trained"
+    test = (f"test ROC AUC {metrics['roc_auc']:.4f}, F1 {metrics['f1']:.4f}"
+            if metrics else "not evaluated")
+    return "\n".join([
+        "mlgate run summary",
+        f"model:    {best} ({test})",
+        gate_line(_load(root, paths.GATE)),
+        drift_line(_load(root, paths.DRIFT_JSON)),
+        f"reports:  {root / 'reports'} (drift report: {root / paths.DRIFT_HTML})",
+        "MLflow:   make ui  ->  http://127.0.0.1:5000",
+    ])

@@ -1,0 +1,152 @@
+"""MLflow tracking anchored at the repository root (never the cwd), with DVC-aware tags."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import ConfigError
+from mlgate.params import check_keys, repo_root
+
+log = logging.getLogger(__name__)
+
+TRACKING_KEYS = {"uri", "artifact_root", "experiment"}
+
+
+def resolve_uri(uri: str, root: Path) -> str:
+    """Anchor a relative sqlite/file URI at `root`; leave server URIs untouched."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        return "sqlite:///" + str(path if path.is_absolute() else root / path)
+    if "://" not in uri:
+        path = Path(uri)
+        return str(path if path.is_absolute() else root / path)
+    return uri
+
+
+def tracking_uri(cfg: dict[str, Any], root: Path | None = None) -> str:
+    """MLFLOW_TRACKING_URI when set, else `tracking.uri` anchored at the repository root."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    check_keys(cfg, TRACKING_KEYS, "tracking")
+    if not cfg.get("uri"):
+        raise ConfigError("params.yaml: missing key `tracking.uri`")
+    return resolve_uri(str(cfg["uri"]), root or repo_root())
+
+
+def artifact_location(cfg: dict[str, Any], root: Path | None = None) -> str | None:
+    """`tracking.artifact_root` as an absolute file URI (None: the server decides)."""
+    value = cfg.get("artifact_root")
+    if not value or "://" in str(value):
+        return value or None
+    path = Path(value)
+    return (path if path.is_absolute() else (root or repo_root()) / path).as_uri()
+
+
+def configure(cfg: dict[str, Any]) -> str:
+    """Point MLflow at the store and return the experiment id (created on first use)."""
+    import mlflow
+
+    uri = tracking_uri(cfg)
+    mlflow.set_tracking_uri(uri)
+    name = cfg.get("experiment") or "mlgate"
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    log.info("creating MLflow experiment %r in %s", name, uri)
+    return mlflow.create_experiment(name, artifact_location=artifact_location(cfg))
+
+
+def git_commit(root: Path | None = None) -> str | None:
+    """The current git commit of the repository, if there is one."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root or Path.cwd(),
+                             capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def dvc_tags(stage: str) -> dict[str, str]:
+    """Tags naming the DVC stage, experiment and baseline commit where DVC sets them."""
+    tags = {f"mlgate.stage.{stage}": "done", "mlgate.last_stage": stage}
+    for env, tag in (("DVC_EXP_NAME", "dvc.exp_name"), ("DVC_EXP_BASELINE_REV", "dvc.baseline_rev")):
+        if os.environ.get(env):
+            tags[tag] = os.environ[env]
+    commit = git_commit()
+    if commit:
+        tags["git.commit"] = commit
+    return tags
+
+
+def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Flatten nested params to dotted keys with string values (MLflow params)."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = str(value)[:6000]
+    return out
+
+
+@contextmanager
+def pipeline_run(cfg: dict[str, Any], stage: str, run_info: dict[str, Any] | None = None):
+    """Start the pipeline's MLflow run (train), or reopen it from run.json (later stages)."""
+    import mlflow
+
+    experiment_id = configure(cfg)
+    if run_info is None:
+        run = mlflow.start_run(experiment_id=experiment_id,
+                               run_name=os.environ.get("DVC_EXP_NAME") or None)
+    else:
+        run = mlflow.start_run(run_id=_existing_run_id(run_info))
+    with run:
+        mlflow.set_tags(dvc_tags(stage))
+        yield run
+
+
+def _existing_run_id(run_info: dict[str, Any]) -> str:
+    """The run id from run.json, checked to exist in the configured store."""
+    import mlflow
+
+    run_id = str(run_info.get("run_id"))
+    try:
+        mlflow.get_run(run_id)
+    except Exception as exc:  # MlflowException for unknown ids, others for a broken store
+        raise ConfigError(f"MLflow run {run_id!r} (from models/run.json) is not in the store "
+                          f"{mlflow.get_tracking_uri()}: {exc}. Rerun `dvc repro -f train`.") from exc
+    return run_id
+
+
+PINNED = ("pycaret", "scikit-learn", "pandas", "numpy", "scipy", "lightgbm", "cloudpickle")
+
+
+def pinned_requirements() -> list[str]:
+    """Exact versions of the packages a logged PyCaret pipeline needs to load."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in PINNED:
+        try:
+            out.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def log_model(model: Any, X: Any) -> Any:
+    """Log a fitted pipeline (cloudpickle) with signature, input example and pinned deps."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    sample = X.head(100)
+    return mlflow.sklearn.log_model(
+        model, name="model", serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        signature=infer_signature(sample, model.predict(sample)), input_example=X.head(5),
+        pip_requirements=pinned_requirements())

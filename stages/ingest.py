@@ -1,0 +1,20 @@
+"""Stage ingest: read `data.source`, drop leakage columns, write data/raw/dataset.parquet."""
+
+from pathlib import Path
+
+from mlgate import paths
+from mlgate.ingest import ingest, load_source
+from mlgate.io import write_parquet
+from mlgate.params import require
+from mlgate.stage import stage_main
+
+
+def main(params: dict) -> None:
+    """Load, clean and write the raw dataset."""
+    data = require(params, "data")
+    df = load_source(require(params, "data.source"), Path.cwd())
+    write_parquet(paths.RAW, ingest(df, list(data.get("drop_columns") or [])))
+
+
+if __name__ == "__main__":
+    stage_main("ingest", main)

@@ -1,0 +1,27 @@
+"""Stage validate: check the raw dataset against the declared schema; fail naming every rule."""
+
+import logging
+
+from mlgate import paths
+from mlgate.errors import DataError
+from mlgate.io import read_table, write_json
+from mlgate.params import require
+from mlgate.stage import stage_main
+from mlgate.validation import Schema, describe_failures, validate
+
+log = logging.getLogger("mlgate.validate")
+
+
+def main(params: dict) -> None:
+    """Validate and write reports/validation.json; raise when any rule fails."""
+    schema = Schema.from_params(require(params, "data.target"), require(params, "validate"))
+    report = validate(read_table(paths.RAW), schema)
+    write_json(paths.VALIDATION, report)
+    if not report["passed"]:
+        raise DataError(f"{paths.RAW} failed validation ({len(report['failures'])} problem(s)): "
+                        f"{describe_failures(report)}")
+    log.info("validation passed: %d rows, %d columns", report["n_rows"], report["n_columns"])
+
+
+if __name__ == "__main__":
+    stage_main("validate", main)
