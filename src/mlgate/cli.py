@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from mlgate.errors import MlgateError
 from mlgate.params import repo_root

@@ -8,14 +8,28 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from mlgate.errors import DataError
+
 # Direction of every metric mlgate reports: True when larger is better.
 GREATER_IS_BETTER = {"roc_auc": True, "accuracy": True, "f1": True, "precision": True,
                      "recall": True, "log_loss": False}
 MAX_CURVE_POINTS = 200
 
 
-def predict_scores(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def align_columns(model: Any, X: pd.DataFrame, target: str | None = None) -> pd.DataFrame:
+    """Reorder X to the model's training columns (pipelines match by position too)."""
+    # A PyCaret pipeline is fit on features + target; it predicts from the features alone.
+    expected = [str(c) for c in getattr(model, "feature_names_in_", X.columns) if c != target]
+    missing = [c for c in expected if c not in X.columns]
+    if missing:
+        raise DataError(f"input lacks column(s) the model was trained on: {missing}")
+    return X[expected]
+
+
+def predict_scores(model: Any, X: pd.DataFrame, target: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Predicted labels and class probabilities (n_rows x n_classes)."""
+    X = align_columns(model, X, target)
     return np.asarray(model.predict(X)), np.asarray(model.predict_proba(X))
 
 
@@ -51,14 +65,14 @@ def roc_points(y: pd.Series, proba_pos: np.ndarray, pos_label: Any) -> list[dict
     fpr, tpr, thr = skm.roc_curve(y, proba_pos, pos_label=pos_label)
     thr = np.where(np.isfinite(thr), thr, 1.0)
     return _thin([{"fpr": round(float(a), 6), "tpr": round(float(b), 6),
-                   "threshold": round(float(c), 6)} for a, b, c in zip(fpr, tpr, thr)])
+                   "threshold": round(float(c), 6)} for a, b, c in zip(fpr, tpr, thr, strict=True)])
 
 
 def pr_points(y: pd.Series, proba_pos: np.ndarray, pos_label: Any) -> list[dict[str, float]]:
     """Precision-recall curve as {recall, precision} rows."""
     prec, rec, _ = skm.precision_recall_curve(y, proba_pos, pos_label=pos_label)
     return _thin([{"recall": round(float(r), 6), "precision": round(float(p), 6)}
-                  for r, p in zip(rec, prec)])
+                  for r, p in zip(rec, prec, strict=True)])
 
 
 def confusion_rows(y: pd.Series, pred: np.ndarray) -> pd.DataFrame:
@@ -70,7 +84,7 @@ def evaluate(model: Any, test: pd.DataFrame, target: str) -> dict[str, Any]:
     """Score `model` on `test`: metrics, plus curves when the target is binary."""
     X, y = test.drop(columns=[target]), test[target]
     labels = sorted(y.unique().tolist())
-    pred, proba = predict_scores(model, X)
+    pred, proba = predict_scores(model, X, target)
     result: dict[str, Any] = {"metrics": classification_metrics(y, pred, proba, labels),
                               "confusion": confusion_rows(y, pred)}
     if len(labels) == 2:

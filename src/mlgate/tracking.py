@@ -71,10 +71,13 @@ def git_commit(root: Path | None = None) -> str | None:
     return out.stdout.strip() or None
 
 
+DVC_ENV_TAGS = (("DVC_EXP_NAME", "dvc.exp_name"), ("DVC_EXP_BASELINE_REV", "dvc.baseline_rev"))
+
+
 def dvc_tags(stage: str) -> dict[str, str]:
     """Tags naming the DVC stage, experiment and baseline commit where DVC sets them."""
     tags = {f"mlgate.stage.{stage}": "done", "mlgate.last_stage": stage}
-    for env, tag in (("DVC_EXP_NAME", "dvc.exp_name"), ("DVC_EXP_BASELINE_REV", "dvc.baseline_rev")):
+    for env, tag in DVC_ENV_TAGS:
         if os.environ.get(env):
             tags[tag] = os.environ[env]
     commit = git_commit()
@@ -120,7 +123,8 @@ def _existing_run_id(run_info: dict[str, Any]) -> str:
         mlflow.get_run(run_id)
     except Exception as exc:  # MlflowException for unknown ids, others for a broken store
         raise ConfigError(f"MLflow run {run_id!r} (from models/run.json) is not in the store "
-                          f"{mlflow.get_tracking_uri()}: {exc}. Rerun `dvc repro -f train`.") from exc
+                          f"{mlflow.get_tracking_uri()}: {exc}. "
+                          "Rerun `dvc repro -f train`.") from exc
     return run_id
 
 

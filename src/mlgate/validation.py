@@ -111,8 +111,8 @@ def check_finite(df: pd.DataFrame, schema: Schema) -> list[Failure]:
     """Numeric columns hold no +/-inf."""
     num = df.select_dtypes("number")
     counts = np.isinf(num.to_numpy(dtype=float, na_value=np.nan)).sum(axis=0)
-    return [Failure(c, "finite", f"{n} infinite value(s)") for c, n in zip(num.columns, counts)
-            if n]
+    return [Failure(c, "finite", f"{n} infinite value(s)")
+            for c, n in zip(num.columns, counts, strict=True) if n]
 
 
 def check_target(df: pd.DataFrame, schema: Schema) -> list[Failure]:

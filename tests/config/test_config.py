@@ -1,0 +1,72 @@
+"""Config: every group composes, params.yaml is in sync, dvc.yaml matches params and code."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlgate.config import compose
+from mlgate.drift import DriftConfig
+from mlgate.gate import GateConfig
+from mlgate.split import SplitConfig
+from mlgate.training import TrainConfig
+from mlgate.validation import Schema
+
+ROOT = Path(__file__).resolve().parents[2]
+GROUPS = sorted(p.name for p in (ROOT / "conf").iterdir() if p.is_dir() and any(p.glob("*.yaml")))
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
+
+
+def test_committed_params_match_composed_conf(params):
+    composed = compose(ROOT)
+    assert composed == params, (
+        "params.yaml differs from what conf/ composes to: run `make params` and commit both")
+
+
+def test_required_groups_exist():
+    assert {"data", "train", "gate", "drift", "tracking"} <= set(GROUPS)
+
+
+@pytest.mark.parametrize(("group", "option"),
+                         [(g, o) for g in GROUPS if g != "experiment" for o in options(g)])
+def test_every_group_option_composes_into_valid_stage_configs(group, option):
+    p = compose(ROOT, [f"{group}={option}"])
+    assert set(p) == {"data", "validate", "split", "train", "gate", "drift", "tracking"}
+    Schema.from_params(p["data"]["target"], p["validate"])
+    SplitConfig.from_params(p["split"])
+    TrainConfig.from_params(p["data"], p["train"])
+    GateConfig.from_params(p["gate"])
+    DriftConfig.from_params(p["drift"])
+
+
+def test_conf_has_no_runtime_interpolations():
+    for path in (ROOT / "conf").rglob("*.yaml"):
+        text = path.read_text()
+        for bad in ("${oc.env:", "${now:", "${hydra:"):
+            assert bad not in text, f"{path}: {bad} makes params.yaml non-reproducible"
+
+
+def _lookup(params: dict, dotted: str) -> bool:
+    node = params
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def test_dvc_stages_use_existing_params_scripts_and_deps(params):
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    outs = {next(iter(o)) if isinstance(o, dict) else o
+            for s in stages.values() for key in ("outs", "metrics", "plots")
+            for o in s.get(key, [])}
+    for name, stage in stages.items():
+        assert stage["cmd"] == f"python stages/{name}.py"
+        assert f"stages/{name}.py" in stage["deps"]
+        for key in stage.get("params", []):
+            assert _lookup(params, key), f"stage {name}: param {key} not in params.yaml"
+        for dep in stage["deps"]:
+            assert dep in outs or (ROOT / dep).exists(), f"stage {name}: dep {dep} missing"

@@ -1,0 +1,107 @@
+"""A throwaway copy of the repository on tiny data, run with the real `dvc` and `python`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SAMPLE_ROWS = 2500
+
+
+def project_files() -> list[str]:
+    """Tracked and untracked-but-not-ignored files: what a fresh clone of this tree holds."""
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [f for f in out.split("\0") if f and (ROOT / f).is_file()]
+
+
+def clean_env(repo: Path) -> dict[str, str]:
+    """The environment a user has: the venv first on PATH, no inherited MLflow/DVC variables."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLFLOW_", "DVC_", "PYTEST_"))}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "mlgate-tests"
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "tests@mlgate.invalid"
+    return env
+
+
+class Repo:
+    """A copy of the project in tmp_path, with helpers to run commands in it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.env = clean_env(path)
+
+    def run(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run a command in the copy; on unexpected failure show its output."""
+        proc = subprocess.run(cmd, cwd=self.path, env=self.env, capture_output=True, text=True,
+                              timeout=900)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\n"
+                                 f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n"
+                                 f"{proc.stderr[-4000:]}")
+        return proc
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run the venv's dvc."""
+        return self.run(str(BIN / "dvc"), *args, check=check)
+
+    def commit(self, message: str) -> None:
+        """Commit everything (DVC experiments need a baseline commit)."""
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "-m", message)
+
+    def tracking_uri(self) -> str:
+        """The store the pipeline must have used: the copy's own root."""
+        return f"sqlite:///{self.path / 'mlflow.db'}"
+
+
+def write_tiny_config(repo: Path) -> None:
+    """conf/data/tiny.yaml = randhie on a CSV sample; defaults: data=tiny, train=fast."""
+    spec = yaml.safe_load((repo / "conf/data/randhie.yaml").read_text())
+    spec["data"]["source"] = "data/external/tiny.csv"
+    spec["validate"]["min_rows"] = 500
+    (repo / "conf/data/tiny.yaml").write_text("# @package _global_\n" + yaml.safe_dump(spec))
+    cfg = (repo / "conf/config.yaml").read_text()
+    cfg = cfg.replace("- data: randhie", "- data: tiny").replace("- train: default",
+                                                                   "- train: fast")
+    (repo / "conf/config.yaml").write_text(cfg)
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory, randhie) -> Path:
+    """Build the tiny-data copy once; each test gets its own copy of it."""
+    path = tmp_path_factory.mktemp("template") / "repo"
+    for rel in project_files():
+        (path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, path / rel)
+    randhie.sample(SAMPLE_ROWS, random_state=0).to_csv(path / "data/external/tiny.csv",
+                                                       index=False)
+    write_tiny_config(path)
+    repo = Repo(path)
+    repo.run(str(BIN / "python"), "-m", "mlgate.cli", "params")
+    repo.run("git", "init", "-q", "-b", "main")
+    repo.commit("tiny-data copy of mlgate")
+    return path
+
+
+@pytest.fixture
+def repo(template, tmp_path) -> Repo:
+    """A fresh copy of the template for one test."""
+    dest = tmp_path / "repo"
+    shutil.copytree(template, dest, symlinks=True)
+    return Repo(dest)
+
+
+def load(repo: Repo, rel: str) -> pd.DataFrame:
+    """Read a Parquet output of the copy."""
+    return pd.read_parquet(repo.path / rel)

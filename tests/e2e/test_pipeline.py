@@ -1,0 +1,117 @@
+"""End to end: the real `dvc repro` / `dvc exp run` on tiny data in a copy of the repository."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from tests.e2e.conftest import SAMPLE_ROWS, Repo, load
+
+pytestmark = pytest.mark.e2e
+
+STAGES = ["ingest", "validate", "split", "train", "evaluate", "register", "drift"]
+MODEL = "mlgate-randhie"
+
+
+def ran(output: str) -> list[str]:
+    """Stages DVC actually ran (not skipped or restored from the run-cache)."""
+    return [s for s in STAGES if f"Running stage '{s}'" in output]
+
+
+def report(repo: Repo, name: str) -> dict:
+    return json.loads((repo.path / "reports" / name).read_text())
+
+
+def registry(repo: Repo) -> tuple[list[str], str]:
+    """(all versions, champion version) of the registered model."""
+    client = MlflowClient(tracking_uri=repo.tracking_uri(), registry_uri=repo.tracking_uri())
+    versions = sorted(str(v.version) for v in client.search_model_versions(f"name='{MODEL}'"))
+    return versions, str(client.get_model_version_by_alias(MODEL, "champion").version)
+
+
+def check_first_run(repo: Repo, out: str) -> None:
+    assert ran(out) == STAGES, out
+    for rel in ("data/raw/dataset.parquet", "data/processed/train.parquet", "models/model.pkl",
+                "reports/drift.html", "reports/plots/roc.json", "reports/plots/confusion.csv"):
+        assert (repo.path / rel).stat().st_size > 0, rel
+    parts = [load(repo, f"data/processed/{p}.parquet") for p in ("train", "test", "current")]
+    assert sum(map(len, parts)) == SAMPLE_ROWS and all("year" not in p for p in parts)
+    metrics = report(repo, "metrics.json")
+    assert 0.6 < metrics["roc_auc"] <= 1.0
+    gate = report(repo, "gate.json")
+    assert gate["decision"] == "registered" and gate["registered_version"] == "1"
+    drift = report(repo, "drift.json")
+    assert drift["n_columns"] == 30 and "binexp" not in drift["columns"]
+    assert (repo.path / "mlartifacts").is_dir() and not (repo.path / "mlruns").exists()
+
+
+def check_mlflow_run(repo: Repo) -> None:
+    client = MlflowClient(tracking_uri=repo.tracking_uri())
+    exp = client.get_experiment_by_name("mlgate")
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1, "train, evaluate, register and drift share one MLflow run"
+    run = runs[0]
+    assert run.data.params["train.fold"] == "3" and run.data.params["data.target"] == "binexp"
+    for key in ("cv_auc", "test_roc_auc", "test_log_loss", "drift_share_drifted"):
+        assert key in run.data.metrics, key
+    assert run.data.tags["mlgate.gate"] == "registered"
+    assert {f"mlgate.stage.{s}" for s in ("train", "evaluate", "register", "drift")} <= set(
+        run.data.tags)
+    mlflow.set_tracking_uri(repo.tracking_uri())
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    test = load(repo, "data/processed/test.parquet")
+    assert len(model.predict(test.drop(columns=["binexp"]))) == len(test)
+
+
+def test_pipeline_end_to_end(repo: Repo):
+    check_first_run(repo, repo.dvc("repro").stdout)
+    check_mlflow_run(repo)
+    assert registry(repo) == (["1"], "1")
+
+    again = repo.dvc("repro")
+    assert ran(again.stdout) == [] and "Data and pipelines are up to date" in again.stdout
+
+    drift_only = repo.dvc("exp", "run", "-S", "drift.drift_share=0.99")
+    assert ran(drift_only.stdout) == ["drift"], drift_only.stdout
+    assert report(repo, "drift.json")["drift_share_threshold"] == 0.99
+
+    strict = repo.dvc("exp", "run", "-S", "gate.thresholds.roc_auc.min=0.999")
+    assert "train" not in ran(strict.stdout) and "register" in ran(strict.stdout)
+    gate = report(repo, "gate.json")
+    assert gate["decision"] == "rejected" and "roc_auc" in gate["reasons"][0]
+    assert registry(repo) == (["1"], "1"), "a rejected model must not touch the registry"
+
+
+def test_bad_dtype_fails_at_validate_and_registry_is_untouched(repo: Repo):
+    repo.dvc("repro")
+    csv = repo.path / "data/external/tiny.csv"
+    df = pd.read_csv(csv).astype({"income": object})
+    df.loc[0, "income"] = "unknown"
+    df.to_csv(csv, index=False)
+    bad = repo.dvc("repro", check=False)
+    assert bad.returncode != 0
+    assert "income: dtype (expected numeric, found object)" in bad.stderr + bad.stdout
+    assert ran(bad.stdout) == ["ingest", "validate"]
+    assert registry(repo) == (["1"], "1")
+
+
+@pytest.mark.parametrize(("mutate", "stage", "message"), [
+    (lambda df: df.drop(columns=["binexp"]), "validate", "binexp: required (column is missing)"),
+    (lambda df: df.head(0), "ingest", "table is empty"),
+    (None, "ingest", "data.source: file not found"),
+])
+def test_bad_input_fails_early_with_clear_message(repo: Repo, randhie, mutate, stage, message):
+    csv = repo.path / "data/external/tiny.csv"
+    if mutate is None:
+        csv.unlink()
+    else:
+        mutate(randhie.sample(600, random_state=1)).to_csv(csv, index=False)
+    bad = repo.dvc("repro", check=False)
+    assert bad.returncode != 0
+    assert message in bad.stderr + bad.stdout
+    assert ran(bad.stdout)[-1] == stage
+    assert not (repo.path / "mlflow.db").exists(), "nothing may reach MLflow or the registry"

@@ -1,0 +1,282 @@
+"""Unit tests for mlgate.drift: Evidently drift summary, config, errors and HTML output."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlgate.drift import (
+    DriftConfig,
+    DriftError,
+    run_drift,
+    save_html,
+    select_columns,
+)
+
+# Category frequencies of the integer-coded "region" column.
+REGION_P = [0.30, 0.20, 0.15, 0.10, 0.10, 0.05, 0.05, 0.05]
+NUMERIC = ["x1", "x2", "x3", "x4"]
+# 2,400 rows -> 1,200 per half: above Evidently's 1,000-row switch, so its per-type defaults are
+# distance measures (normed Wasserstein for numeric, Jensen-Shannon for categorical), as in
+# production; `SMALL` exercises the p-value regime (K-S / chi-square) below that switch.
+N_ROWS = 2400
+SMALL = 800
+
+RANDHIE_EXCLUDE = ["year", "zper", "binexp", "outpdol", "drugdol", "suppdol", "mentdol", "inpdol",
+                   "meddol", "totadm", "inpmis", "mentvis", "mdvis", "notmdvis", "lnmeddol"]
+RANDHIE_CATEGORICAL = ["plan", "site"]  # integer codes of the insurance plan and the study site
+
+
+def _table(n: int = N_ROWS, seed: int = 7) -> pd.DataFrame:
+    """Four numeric columns of different shapes plus one integer-coded categorical column."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"x1": rng.normal(0.0, 1.0, n), "x2": rng.normal(5.0, 2.0, n),
+                         "x3": rng.exponential(1.0, n), "x4": rng.uniform(0.0, 10.0, n),
+                         "region": rng.choice(len(REGION_P), size=n, p=REGION_P)})
+
+
+def _halves(df: pd.DataFrame, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a table into two random halves (reference, current)."""
+    idx = np.random.default_rng(seed).permutation(len(df))
+    half = len(df) // 2
+    return (df.iloc[idx[:half]].reset_index(drop=True),
+            df.iloc[idx[half:]].reset_index(drop=True))
+
+
+@pytest.fixture(scope="module")
+def halves() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reference and current drawn from the same distribution."""
+    return _halves(_table())
+
+
+@pytest.fixture(scope="module")
+def shifted(halves: tuple[pd.DataFrame, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Current with x1 shifted by +1.5 reference standard deviations."""
+    ref, cur = halves
+    cur = cur.copy()
+    cur["x1"] += 1.5 * ref["x1"].std()
+    return ref, cur
+
+
+def _drifted(summary: dict) -> list[str]:
+    return [c for c, v in summary["columns"].items() if v["drifted"]]
+
+
+# 1. Same distribution -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [N_ROWS, SMALL * 2], ids=["distance-regime", "p-value-regime"])
+def test_random_halves_no_drift(n: int) -> None:
+    ref, cur = _halves(_table(n=n))
+    summary, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]))
+    assert summary["dataset_drift"] is False
+    assert summary["verdict"] == "no_drift"
+    assert _drifted(summary) == []
+    assert summary["n_drifted"] == 0 and summary["share_drifted"] == 0.0
+    assert summary["n_columns"] == 5
+    assert list(summary["columns"]) == [*NUMERIC, "region"]
+
+
+# 2. One shifted column ----------------------------------------------------------------------
+
+def test_shifted_column_is_named_with_score(shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    summary, _ = run_drift(*shifted, DriftConfig(categorical=["region"]))
+    assert _drifted(summary) == ["x1"]
+    x1 = summary["columns"]["x1"]
+    assert x1["method"] == "Wasserstein distance (normed)"  # Evidently's default above 1,000 rows
+    assert x1["threshold"] == pytest.approx(0.1)
+    assert x1["score"] == pytest.approx(1.5, abs=0.15)  # normed Wasserstein ~ mean shift / std
+    assert all(summary["columns"][c]["score"] < 0.1 for c in ["x2", "x3", "x4"])
+    assert summary["n_drifted"] == 1
+
+
+def test_method_and_threshold_are_honoured(shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    cfg = DriftConfig(categorical=["region"], method="psi", threshold=0.1)
+    summary, _ = run_drift(*shifted, cfg)
+    for col, res in summary["columns"].items():
+        assert (res["method"], res["threshold"]) == ("psi", 0.1), col
+        assert res["drifted"] == (res["score"] >= 0.1), col
+    assert _drifted(summary) == ["x1"]
+    assert summary["columns"]["x1"]["score"] > 1.0
+
+
+def test_p_value_threshold_is_honoured(shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = shifted
+    summary, _ = run_drift(ref, cur, DriftConfig(columns=NUMERIC, method="ks", threshold=0.01))
+    assert {r["method"] for r in summary["columns"].values()} == {"ks"}
+    assert summary["columns"]["x1"]["threshold"] == 0.01
+    assert summary["columns"]["x1"]["score"] < 1e-10  # a p-value: small means drift
+    assert _drifted(summary) == ["x1"]
+
+
+# 3. drift_share decides the verdict ---------------------------------------------------------
+
+@pytest.mark.parametrize(("share", "verdict"),
+                         [(0.2, "drift"), (0.25, "drift"), (0.5, "no_drift")])
+def test_drift_share_decides_verdict(shifted: tuple[pd.DataFrame, pd.DataFrame],
+                                     share: float, verdict: str) -> None:
+    summary, _ = run_drift(*shifted, DriftConfig(columns=NUMERIC, drift_share=share))
+    assert summary["share_drifted"] == pytest.approx(0.25)  # 1 of 4 columns
+    assert (summary["n_drifted"], summary["n_columns"]) == (1, 4)
+    assert summary["drift_share_threshold"] == share
+    assert summary["verdict"] == verdict
+    assert summary["dataset_drift"] is (verdict == "drift")
+
+
+# 4. Integer-coded categorical column -------------------------------------------------------
+
+@pytest.mark.parametrize(("n", "cat_method", "num_method"),
+                         [(N_ROWS, "Jensen-Shannon distance", "Wasserstein distance (normed)"),
+                          (SMALL * 2, "chi-square p_value", "K-S p_value")])
+def test_categorical_column_uses_categorical_test(n: int, cat_method: str, num_method: str) -> None:
+    ref, cur = _halves(_table(n=n))
+    as_cat, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]))
+    as_num, _ = run_drift(ref, cur, DriftConfig())
+    assert as_cat["columns"]["region"]["method"] == cat_method
+    assert as_num["columns"]["region"]["method"] == num_method  # 8 integer codes look numeric
+    assert as_cat["columns"]["x1"]["method"] == num_method
+
+
+def test_category_frequency_change_is_caught(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = halves
+    cur = cur.copy()
+    moved = [0.10, 0.20, 0.15, 0.10, 0.10, 0.05, 0.05, 0.25]  # 20 points from code 0 to code 7
+    cur["region"] = np.random.default_rng(3).choice(len(moved), size=len(cur), p=moved)
+    summary, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]))
+    assert _drifted(summary) == ["region"]
+    assert summary["columns"]["region"]["method"] == "Jensen-Shannon distance"
+    assert summary["columns"]["region"]["score"] >= 0.1
+
+
+# 5. Bad input and config --------------------------------------------------------------------
+
+def test_missing_configured_column_is_named(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = halves
+    both = r"`income` \(not in reference\).*`income` \(not in current\)"
+    with pytest.raises(DriftError, match=both):
+        select_columns(ref, cur, DriftConfig(columns=["x1", "income"]))
+    with pytest.raises(DriftError, match=r"`x2` \(not in current\)") as info:
+        run_drift(ref, cur.drop(columns="x2"), DriftConfig(columns=["x1", "x2"]))
+    assert "reference" not in str(info.value)
+
+
+def test_empty_frames_and_selection_rejected(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = halves
+    with pytest.raises(DriftError, match="current table is empty"):
+        run_drift(ref, cur.iloc[:0], DriftConfig())
+    with pytest.raises(DriftError, match="reference table is empty"):
+        run_drift(ref.iloc[:0], cur, DriftConfig())
+    with pytest.raises(DriftError, match="no columns left"):
+        select_columns(ref, cur, DriftConfig(exclude=[*NUMERIC, "region"]))
+    with pytest.raises(DriftError, match="no columns left"):
+        select_columns(ref[["x1"]], cur[["x2"]], DriftConfig())
+
+
+def test_all_missing_column_is_named(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = halves
+    cur = cur.assign(x3=np.nan)
+    with pytest.raises(DriftError, match=r"`x3` \(current\)"):
+        run_drift(ref, cur, DriftConfig())
+
+
+def test_method_not_applicable_to_categorical(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    with pytest.raises(DriftError, match=r"drift\.method='ks'.*isn't applicable"):
+        run_drift(*halves, DriftConfig(categorical=["region"], method="ks"))
+
+
+def test_select_columns_defaults_and_exclude(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = halves
+    assert select_columns(ref, cur.drop(columns="x4"), DriftConfig(exclude=["x2"])) == [
+        "x1", "x3", "region"]
+    assert select_columns(ref, cur, DriftConfig(columns=["x3", "x1"], exclude=["x1"])) == ["x3"]
+
+
+def test_from_params() -> None:
+    section = {"columns": None, "exclude": ["y"], "categorical": ["region"], "method": "psi",
+               "threshold": 0.2, "drift_share": 0.3}
+    cfg = DriftConfig.from_params(section)
+    assert cfg == DriftConfig(exclude=["y"], categorical=["region"], method="psi",
+                              threshold=0.2, drift_share=0.3)
+    assert DriftConfig.from_params({"exclude": None, "drift_share": None}) == DriftConfig()
+    with pytest.raises(ValueError, match=r"drift\.treshold") as info:
+        DriftConfig.from_params({"method": None, "treshold": 0.1})
+    assert "drift.method" not in str(info.value)
+
+
+@pytest.mark.parametrize("section", [{"drift_share": 0}, {"drift_share": 1.5}, {"threshold": -1},
+                                     {"columns": "x1"}, {"threshold": "0.1"}, {"method": 3}])
+def test_from_params_rejects_bad_values(section: dict) -> None:
+    key = next(iter(section))
+    with pytest.raises(ValueError, match=rf"drift\.{key}"):
+        DriftConfig.from_params(section)
+
+
+# 6. Outputs ---------------------------------------------------------------------------------
+
+def _is_plain(value: object) -> bool:
+    """True when value is built only from dict/list/str/bool/int/float (no numpy types)."""
+    if isinstance(value, dict):
+        return all(type(k) is str and _is_plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_plain(v) for v in value)
+    return type(value) in (str, bool, int, float)
+
+
+def test_summary_shape_and_json_round_trip(shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    summary, _ = run_drift(*shifted, DriftConfig(categorical=["region"]))
+    assert set(summary) == {"dataset_drift", "verdict", "share_drifted", "n_drifted", "n_columns",
+                            "drift_share_threshold", "columns"}
+    for res in summary["columns"].values():
+        assert set(res) == {"score", "method", "threshold", "drifted"}
+    assert type(summary["n_drifted"]) is int and type(summary["share_drifted"]) is float
+    assert _is_plain(summary)
+    assert json.loads(json.dumps(summary, allow_nan=False)) == summary
+
+
+def test_save_html_is_atomic(tmp_path: Path, shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    _, snapshot = run_drift(*shifted, DriftConfig(categorical=["region"]))
+    out = tmp_path / "reports" / "drift.html"
+    save_html(snapshot, out)
+    assert out.stat().st_size > 1000
+    assert "<html" in out.read_text(encoding="utf-8")[:2000].lower()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["drift.html"]
+    save_html(snapshot, out)  # overwriting also leaves nothing behind
+    assert sorted(p.name for p in out.parent.iterdir()) == ["drift.html"]
+
+
+# Real data: RAND Health Insurance Experiment (statsmodels) ----------------------------------
+
+@pytest.fixture(scope="module")
+def randhie() -> pd.DataFrame:
+    """The full RAND HIE table (20,190 person-years, years 1-5) shipped with statsmodels."""
+    pytest.importorskip("statsmodels.datasets.randhie")
+    csv = resources.files("statsmodels.datasets.randhie") / "src" / "randhie.csv"
+    with resources.as_file(csv) as path:
+        return pd.read_csv(path)
+
+
+RANDHIE_CFG = DriftConfig(exclude=RANDHIE_EXCLUDE, categorical=RANDHIE_CATEGORICAL)
+
+
+def test_randhie_later_years_drift_in_income(randhie: pd.DataFrame) -> None:
+    ref, cur = randhie[randhie["year"] <= 3], randhie[randhie["year"] >= 4]
+    summary, _ = run_drift(ref, cur, RANDHIE_CFG)
+    assert summary["n_columns"] == 30
+    income = summary["columns"]["income"]
+    assert income["drifted"] is True
+    assert income["method"] == "Wasserstein distance (normed)"
+    assert income["score"] >= income["threshold"] == 0.1
+    assert summary["columns"]["plan"]["method"] == "Jensen-Shannon distance"
+    assert summary["dataset_drift"] is False  # only a few of 30 columns move (income, site)
+
+
+def test_randhie_random_halves_do_not_drift(randhie: pd.DataFrame) -> None:
+    ref, cur = _halves(randhie[randhie["year"] <= 3], seed=0)
+    summary, _ = run_drift(ref, cur, RANDHIE_CFG)
+    assert summary["dataset_drift"] is False
+    assert _drifted(summary) == []
+    assert summary["columns"]["income"]["score"] < 0.05

@@ -1,0 +1,46 @@
+"""Evaluate: metrics agree with sklearn on a known model, curves are well-formed."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from mlgate.evaluation import GREATER_IS_BETTER, MAX_CURVE_POINTS, evaluate
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.normal(size=3000)})
+    y = (X.a + 0.5 * rng.normal(size=3000) > 0).astype(int)
+    return X, y
+
+
+def test_metrics_match_sklearn_and_are_informative(data):
+    X, y = data
+    model = LogisticRegression().fit(X, y)
+    result = evaluate(model, X.assign(t=y), "t")
+    m = result["metrics"]
+    assert set(m) == set(GREATER_IS_BETTER)
+    assert m["roc_auc"] == pytest.approx(roc_auc_score(y, model.predict_proba(X)[:, 1]), abs=1e-6)
+    assert m["roc_auc"] > 0.9 and m["log_loss"] < 0.4
+
+
+def test_curves_are_thinned_monotone_and_bounded(data):
+    X, y = data
+    result = evaluate(LogisticRegression().fit(X, y), X.assign(t=y), "t")
+    roc = pd.DataFrame(result["roc"])
+    assert 2 < len(roc) <= MAX_CURVE_POINTS
+    assert roc.fpr.is_monotonic_increasing and roc.tpr.is_monotonic_increasing
+    assert (roc.iloc[0].fpr, roc.iloc[-1].tpr) == (0.0, 1.0)
+    assert len(result["pr"]) <= MAX_CURVE_POINTS
+    assert list(result["confusion"].columns) == ["actual", "predicted"]
+    assert len(result["confusion"]) == len(X)
+
+
+def test_random_model_scores_near_chance(data):
+    X, y = data
+    noise = X.assign(a=np.random.default_rng(2).normal(size=len(X)), b=0.0)
+    m = evaluate(LogisticRegression().fit(noise, y), noise.assign(t=y), "t")["metrics"]
+    assert 0.4 < m["roc_auc"] < 0.6

@@ -1,0 +1,37 @@
+"""Ingest: built-in source, file sources, leakage columns, empty tables."""
+
+import pytest
+
+from mlgate.errors import ConfigError, DataError
+from mlgate.ingest import ingest, load_source, resolve_source
+
+
+def test_builtin_randhie_has_the_documented_shape(tmp_path):
+    df = load_source("randhie", tmp_path)
+    assert df.shape == (20190, 45)
+    assert set(df["year"].unique()) == {1, 2, 3, 4, 5}
+    assert set(df["binexp"].unique()) == {0, 1}
+
+
+def test_relative_path_is_resolved_against_root(tmp_path, tiny):
+    (tmp_path / "data").mkdir()
+    tiny.to_csv(tmp_path / "data" / "t.csv", index=False)
+    assert resolve_source("data/t.csv", tmp_path) == tmp_path / "data" / "t.csv"
+    assert load_source("data/t.csv", tmp_path).shape == tiny.shape
+
+
+def test_missing_file_names_key_and_path(tmp_path):
+    with pytest.raises(DataError, match=r"data.source: file not found: .*missing.csv"):
+        load_source("missing.csv", tmp_path)
+
+
+def test_ingest_drops_leakage_columns(tiny):
+    out = ingest(tiny, ["x"])
+    assert "x" not in out.columns and len(out) == 20
+
+
+def test_ingest_rejects_unknown_drop_column_and_empty_table(tiny):
+    with pytest.raises(ConfigError, match=r"data.drop_columns.*\['nope'\]"):
+        ingest(tiny, ["nope"])
+    with pytest.raises(DataError, match="table is empty"):
+        ingest(tiny.iloc[0:0], [])

@@ -1,0 +1,48 @@
+"""Split: the current-batch rule, stratification, seeding, dropped columns."""
+
+import pandas as pd
+import pytest
+
+from mlgate.errors import ConfigError, DataError
+from mlgate.split import SplitConfig, split_all, split_current
+
+
+def cfg(**kw) -> SplitConfig:
+    return SplitConfig.from_params({"current": "year >= 4", "drop_columns": ["year"],
+                                    "test_size": 0.25, "seed": 1, **kw})
+
+
+def test_rule_separates_current_batch(tiny):
+    model, current = split_current(tiny, "year >= 4")
+    assert (model["year"] <= 3).all() and (current["year"] >= 4).all()
+    assert len(model) + len(current) == len(tiny)
+
+
+def test_split_is_stratified_seeded_and_drops_columns(randhie):
+    a = split_all(randhie, "binexp", cfg())
+    b = split_all(randhie, "binexp", cfg())
+    pd.testing.assert_frame_equal(a["train"], b["train"])
+    assert all("year" not in part.columns for part in a.values())
+    share = randhie[randhie.year <= 3].binexp.mean()
+    for part in ("train", "test"):
+        assert abs(a[part].binexp.mean() - share) < 0.005
+    assert len(a["current"]) == (randhie.year >= 4).sum()
+
+
+@pytest.mark.parametrize(("rule", "error", "match"), [
+    ("nope > 1", ConfigError, "split.current"),
+    ("year + 1", ConfigError, "must give True/False"),
+    ("year >= 99", DataError, "0 current rows"),
+])
+def test_bad_rules_are_named(tiny, rule, error, match):
+    with pytest.raises(error, match=match):
+        split_current(tiny, rule)
+
+
+def test_config_errors(tiny):
+    with pytest.raises(ConfigError, match="test_size"):
+        cfg(test_size=1.5)
+    with pytest.raises(ConfigError, match="split.shuffle"):
+        cfg(shuffle=True)
+    with pytest.raises(ConfigError, match=r"split.drop_columns.*\['zz'\]"):
+        split_all(tiny, "y", cfg(drop_columns=["zz"]))
