@@ -192,17 +192,19 @@ def _column_results(data: dict[str, Any], columns: list[str]) -> dict[str, dict[
         if _kind(conf) == _VALUE_DRIFT and conf["column"] in columns:
             out[conf["column"]] = {"score": float(m["value"]), "method": str(conf["method"]),
                                    "threshold": float(conf["threshold"]),
-                                   "drifted": bool(decided[conf["column"]])}
-    lost = [c for c in columns if c not in out]
+                                   "drifted": decided.get(conf["column"])}
+    lost = [c for c in columns if c not in out or out[c]["drifted"] is None]
     if lost:
-        raise RuntimeError(f"drift: Evidently snapshot has no ValueDrift result for {lost}")
+        raise RuntimeError(f"drift: Evidently snapshot lacks a ValueDrift result/test for {lost}")
     return {c: out[c] for c in columns}
 
 
 def _dataset_result(data: dict[str, Any]) -> tuple[int, float, bool]:
     """(count, share, dataset drift) from DriftedColumnsCount and its `share < drift_share` test."""
-    count = next(m for m in data["metrics"] if _kind(m["config"]) == _COUNT)
-    test = next(t for t in data["tests"] if _kind(t["metric_config"]["params"]) == _COUNT)
+    count = next((m for m in data["metrics"] if _kind(m["config"]) == _COUNT), None)
+    test = next((t for t in data["tests"] if _kind(t["metric_config"]["params"]) == _COUNT), None)
+    if count is None or test is None:
+        raise RuntimeError("drift: Evidently snapshot lacks the DriftedColumnsCount result/test")
     return int(count["value"]["count"]), float(count["value"]["share"]), _failed(test)
 
 
@@ -226,6 +228,7 @@ def save_html(snapshot: Snapshot, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the report is meant to be shared
         snapshot.save_html(tmp)  # Evidently only writes when given a str path
         if os.path.getsize(tmp) == 0:
             raise RuntimeError(f"drift: Evidently wrote an empty HTML report for {path}")

@@ -242,6 +242,7 @@ def test_save_html_is_atomic(tmp_path: Path, shifted: tuple[pd.DataFrame, pd.Dat
     out = tmp_path / "reports" / "drift.html"
     save_html(snapshot, out)
     assert out.stat().st_size > 1000
+    assert out.stat().st_mode & 0o044 == 0o044  # group/other readable, unlike a raw mkstemp file
     assert "<html" in out.read_text(encoding="utf-8")[:2000].lower()
     assert sorted(p.name for p in out.parent.iterdir()) == ["drift.html"]
     save_html(snapshot, out)  # overwriting also leaves nothing behind
