@@ -1,26 +1,41 @@
-"""Stage evaluate: test-set metrics to reports/metrics.json, curves as DVC plots, to MLflow."""
+"""Stage evaluate: test metrics, plot data (DVC plots) and PNG figures (DVC + MLflow)."""
 
 import joblib
 import mlflow
 
 from mlgate import paths
 from mlgate.evaluation import evaluate
+from mlgate.figures import save_figures
 from mlgate.io import read_json, read_table, write_atomic, write_json
 from mlgate.params import require
 from mlgate.stage import stage_main
 from mlgate.tracking import pipeline_run
 
+PLOT_FILES = {"roc": paths.ROC, "pr": paths.PR, "importance": paths.IMPORTANCE,
+              "predictions": paths.PREDICTIONS}
+
+
+def write_plot_data(result: dict) -> None:
+    """Write the plot data that applies to this task under reports/plots/."""
+    for key, path in PLOT_FILES.items():
+        if key in result:
+            write_json(path, result[key])
+    if "confusion" in result:
+        write_atomic(paths.CONFUSION, lambda tmp: result["confusion"].to_csv(tmp, index=False))
+
 
 def main(params: dict) -> None:
     """Score the trained model on the held-out test set."""
     result = evaluate(joblib.load(paths.MODEL), read_table(paths.TEST),
-                      require(params, "data.target"))
+                      require(params, "data.target"), require(params, "task.type"),
+                      importance=True)
+    write_json(paths.METRICS, result["metrics"])
+    write_plot_data(result)
+    figures = save_figures(result, paths.FIGURES)
     with pipeline_run(require(params, "tracking"), "evaluate", read_json(paths.RUN)):
         mlflow.log_metrics({f"test_{k}": v for k, v in result["metrics"].items()})
-    write_json(paths.METRICS, result["metrics"])
-    write_json(paths.ROC, result.get("roc", []))
-    write_json(paths.PR, result.get("pr", []))
-    write_atomic(paths.CONFUSION, lambda tmp: result["confusion"].to_csv(tmp, index=False))
+        for fig in figures:
+            mlflow.log_artifact(str(fig), "figures")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ def main(params: dict) -> None:
     if not read_json(paths.VALIDATION).get("passed"):
         raise DataError(f"{paths.VALIDATION} says validation failed; fix the data first")
     cfg = SplitConfig.from_params(require(params, "split"))
-    parts = split_all(read_table(paths.RAW), require(params, "data.target"), cfg)
+    parts = split_all(read_table(paths.RAW), require(params, "data.target"), cfg,
+                      require(params, "task.type"))
     for name, path in (("train", paths.TRAIN), ("test", paths.TEST), ("current", paths.CURRENT)):
         write_parquet(path, parts[name])
     log.info("split: %s", {k: len(v) for k, v in parts.items()})

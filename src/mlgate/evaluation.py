@@ -1,4 +1,4 @@
-"""Evaluate: test-set metrics and curve data for DVC plots."""
+"""Evaluate: test-set metrics, curve and importance data for DVC plots (pure)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from sklearn.inspection import permutation_importance
 
 from mlgate.errors import DataError
 
 # Direction of every metric mlgate reports: True when larger is better.
 GREATER_IS_BETTER = {"roc_auc": True, "accuracy": True, "f1": True, "precision": True,
-                     "recall": True, "log_loss": False}
+                     "recall": True, "log_loss": False,
+                     "rmse": False, "mae": False, "r2": True, "mape": False}
+TASK_METRICS = {"classification": ("roc_auc", "accuracy", "f1", "precision", "recall",
+                                   "log_loss"),
+                "regression": ("rmse", "mae", "r2", "mape")}
 MAX_CURVE_POINTS = 200
+MAX_SCATTER_POINTS = 1000
+IMPORTANCE_ROWS = 2000
 
 
 def align_columns(model: Any, X: pd.DataFrame, target: str | None = None) -> pd.DataFrame:
@@ -52,11 +59,20 @@ def classification_metrics(y: pd.Series, pred: np.ndarray, proba: np.ndarray,
     return {k: round(float(v), 6) for k, v in out.items()}
 
 
-def _thin(rows: list[dict[str, float]]) -> list[dict[str, float]]:
-    """Keep at most MAX_CURVE_POINTS evenly spaced points (always the first and last)."""
-    if len(rows) <= MAX_CURVE_POINTS:
+def regression_metrics(y: pd.Series, pred: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE, R2 and MAPE."""
+    out = {"rmse": skm.mean_squared_error(y, pred, squared=False),
+           "mae": skm.mean_absolute_error(y, pred),
+           "r2": skm.r2_score(y, pred),
+           "mape": skm.mean_absolute_percentage_error(y, pred)}
+    return {k: round(float(v), 6) for k, v in out.items()}
+
+
+def _thin(rows: list[dict[str, float]], limit: int = MAX_CURVE_POINTS) -> list[dict[str, float]]:
+    """Keep at most `limit` evenly spaced points (always the first and last)."""
+    if len(rows) <= limit:
         return rows
-    idx = np.unique(np.linspace(0, len(rows) - 1, MAX_CURVE_POINTS).round().astype(int))
+    idx = np.unique(np.linspace(0, len(rows) - 1, limit).round().astype(int))
     return [rows[i] for i in idx]
 
 
@@ -65,7 +81,8 @@ def roc_points(y: pd.Series, proba_pos: np.ndarray, pos_label: Any) -> list[dict
     fpr, tpr, thr = skm.roc_curve(y, proba_pos, pos_label=pos_label)
     thr = np.where(np.isfinite(thr), thr, 1.0)
     return _thin([{"fpr": round(float(a), 6), "tpr": round(float(b), 6),
-                   "threshold": round(float(c), 6)} for a, b, c in zip(fpr, tpr, thr, strict=True)])
+                   "threshold": round(float(c), 6)}
+                  for a, b, c in zip(fpr, tpr, thr, strict=True)])
 
 
 def pr_points(y: pd.Series, proba_pos: np.ndarray, pos_label: Any) -> list[dict[str, float]]:
@@ -80,14 +97,49 @@ def confusion_rows(y: pd.Series, pred: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"actual": np.asarray(y), "predicted": pred})
 
 
-def evaluate(model: Any, test: pd.DataFrame, target: str) -> dict[str, Any]:
-    """Score `model` on `test`: metrics, plus curves when the target is binary."""
-    X, y = test.drop(columns=[target]), test[target]
+def prediction_rows(y: pd.Series, pred: np.ndarray) -> list[dict[str, float]]:
+    """{actual, predicted, residual} rows (evenly thinned) for regression scatter plots."""
+    order = np.argsort(np.asarray(pred))
+    rows = [{"actual": round(float(a), 6), "predicted": round(float(p), 6),
+             "residual": round(float(a - p), 6)}
+            for a, p in zip(np.asarray(y)[order], np.asarray(pred)[order], strict=True)]
+    return _thin(rows, MAX_SCATTER_POINTS)
+
+
+def feature_importance(model: Any, X: pd.DataFrame, y: pd.Series, task: str,
+                       n_classes: int = 2) -> list[dict[str, Any]]:
+    """Permutation importance of each raw input column on (a sample of) the test set."""
+    X, y = X.iloc[:IMPORTANCE_ROWS], y.iloc[:IMPORTANCE_ROWS]
+    scoring = {"regression": "r2"}.get(task, "roc_auc" if n_classes == 2 else "roc_auc_ovr")
+    res = permutation_importance(model, X, y, scoring=scoring, n_repeats=3, random_state=0,
+                                 n_jobs=1)
+    rows = [{"feature": str(c), "importance": round(float(m), 6), "std": round(float(s), 6)}
+            for c, m, s in zip(X.columns, res.importances_mean, res.importances_std,
+                               strict=True)]
+    return sorted(rows, key=lambda r: -r["importance"])
+
+
+def evaluate_classification(model: Any, X: pd.DataFrame, y: pd.Series) -> dict[str, Any]:
+    """Metrics, confusion rows and (binary) ROC/PR curves."""
     labels = sorted(y.unique().tolist())
-    pred, proba = predict_scores(model, X, target)
+    pred, proba = np.asarray(model.predict(X)), np.asarray(model.predict_proba(X))
     result: dict[str, Any] = {"metrics": classification_metrics(y, pred, proba, labels),
                               "confusion": confusion_rows(y, pred)}
     if len(labels) == 2:
         result["roc"] = roc_points(y, proba[:, 1], labels[1])
         result["pr"] = pr_points(y, proba[:, 1], labels[1])
+    return result
+
+
+def evaluate(model: Any, test: pd.DataFrame, target: str, task: str = "classification",
+             importance: bool = False) -> dict[str, Any]:
+    """Score `model` on `test`: metrics plus the task's plot data (and importance if asked)."""
+    X, y = align_columns(model, test.drop(columns=[target]), target), test[target]
+    if task == "regression":
+        pred = np.asarray(model.predict(X))
+        result = {"metrics": regression_metrics(y, pred), "predictions": prediction_rows(y, pred)}
+    else:
+        result = evaluate_classification(model, X, y)
+    if importance:
+        result["importance"] = feature_importance(model, X, y, task, y.nunique())
     return result

@@ -48,11 +48,27 @@ def drop_columns(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return df.drop(columns=list(columns))
 
 
-def ingest(df: pd.DataFrame, drop: list[str]) -> pd.DataFrame:
-    """Return the ingested table: leakage columns dropped, emptiness rejected."""
+def apply_filter(df: pd.DataFrame, rule: str | None) -> pd.DataFrame:
+    """Keep the rows where `data.filter` (a pandas expression) holds; None keeps every row."""
+    if not rule:
+        return df
+    try:
+        mask = df.eval(rule)
+    except Exception as exc:  # pandas raises several types for bad expressions
+        raise ConfigError(f"`data.filter` = {rule!r} cannot be evaluated: {exc}") from exc
+    if not (isinstance(mask, pd.Series) and pd.api.types.is_bool_dtype(mask)):
+        raise ConfigError(f"`data.filter` = {rule!r} must give True/False per row")
+    log.info("data.filter %r keeps %d of %d rows", rule, int(mask.sum()), len(df))
+    return df[mask]
+
+
+def ingest(df: pd.DataFrame, drop: list[str], rule: str | None = None) -> pd.DataFrame:
+    """Return the ingested table: rows filtered, leakage columns dropped, emptiness rejected."""
     if df.shape[1] == 0 or df.empty:
         raise DataError(f"data.source: the table is empty ({df.shape[0]} rows, "
                         f"{df.shape[1]} columns)")
-    out = drop_columns(df, drop)
+    out = drop_columns(apply_filter(df, rule), drop)
+    if out.empty:
+        raise DataError(f"`data.filter` = {rule!r} leaves no rows")
     log.info("ingested %d rows x %d columns (dropped %d)", len(out), out.shape[1], len(drop))
     return out.reset_index(drop=True)

@@ -47,10 +47,17 @@ def split_current(df: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, pd.DataFra
     return model.reset_index(drop=True), current.reset_index(drop=True)
 
 
-def train_test(df: pd.DataFrame, target: str, cfg: SplitConfig) -> tuple[pd.DataFrame,
-                                                                          pd.DataFrame]:
-    """Seeded train/test split, stratified on the target when configured."""
-    strat = df[target] if cfg.stratify else None
+def strata(y: pd.Series, task: str, bins: int = 10) -> pd.Series:
+    """Stratification labels: the classes, or target deciles for regression."""
+    if task == "regression":
+        return pd.qcut(y.rank(method="first"), q=min(bins, len(y) // 2), labels=False)
+    return y
+
+
+def train_test(df: pd.DataFrame, target: str, cfg: SplitConfig,
+               task: str = "classification") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded train/test split, stratified on the target (deciles in regression) if set."""
+    strat = strata(df[target], task) if cfg.stratify else None
     try:
         train, test = train_test_split(df, test_size=cfg.test_size, random_state=cfg.seed,
                                        stratify=strat)
@@ -59,13 +66,14 @@ def train_test(df: pd.DataFrame, target: str, cfg: SplitConfig) -> tuple[pd.Data
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def split_all(df: pd.DataFrame, target: str, cfg: SplitConfig) -> dict[str, pd.DataFrame]:
+def split_all(df: pd.DataFrame, target: str, cfg: SplitConfig,
+              task: str = "classification") -> dict[str, pd.DataFrame]:
     """Return {'train', 'test', 'current'} with `drop_columns` removed from each."""
     missing = [c for c in cfg.drop_columns if c not in df.columns]
     if missing:
         raise ConfigError(f"`split.drop_columns` names column(s) not in the data: {missing}")
     model, current = split_current(df, cfg.current)
-    train, test = train_test(model, target, cfg)
+    train, test = train_test(model, target, cfg, task)
     drop = list(cfg.drop_columns)
     return {name: part.drop(columns=drop) for name, part in
             (("train", train), ("test", test), ("current", current))}

@@ -38,13 +38,20 @@ def summary(root: Path) -> str:
     """Best model and test metric, gate decision, drift verdict, where reports are, the UI."""
     train, metrics = _load(root, paths.TRAIN_REPORT), _load(root, paths.METRICS)
     best = train["best_model"] if train else "not trained"
-    test = (f"test ROC AUC {metrics['roc_auc']:.4f}, F1 {metrics['f1']:.4f}"
-            if metrics else "not evaluated")
     return "\n".join([
         "mlgate run summary",
-        f"model:    {best} ({test})",
+        f"model:    {best} ({metric_line(metrics)})",
         gate_line(_load(root, paths.GATE)),
         drift_line(_load(root, paths.DRIFT_JSON)),
         f"reports:  {root / 'reports'} (drift report: {root / paths.DRIFT_HTML})",
         "MLflow:   make ui  ->  http://127.0.0.1:5000",
     ])
+
+
+def metric_line(metrics: dict[str, Any] | None) -> str:
+    """The headline test metrics of either task."""
+    if metrics is None:
+        return "not evaluated"
+    if "roc_auc" in metrics:
+        return f"test ROC AUC {metrics['roc_auc']:.4f}, F1 {metrics['f1']:.4f}"
+    return f"test RMSE {metrics['rmse']:.4f}, R2 {metrics['r2']:.4f}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -76,7 +78,8 @@ DVC_ENV_TAGS = (("DVC_EXP_NAME", "dvc.exp_name"), ("DVC_EXP_BASELINE_REV", "dvc.
 
 def dvc_tags(stage: str) -> dict[str, str]:
     """Tags naming the DVC stage, experiment and baseline commit where DVC sets them."""
-    tags = {f"mlgate.stage.{stage}": "done", "mlgate.last_stage": stage}
+    tags = {f"mlgate.stage.{stage}": "done", "mlgate.last_stage": stage,
+            **content_tags({"params_yaml": Path("params.yaml")})}
     for env, tag in DVC_ENV_TAGS:
         if os.environ.get(env):
             tags[tag] = os.environ[env]
@@ -108,24 +111,85 @@ def pipeline_run(cfg: dict[str, Any], stage: str, run_info: dict[str, Any] | Non
         run = mlflow.start_run(experiment_id=experiment_id,
                                run_name=os.environ.get("DVC_EXP_NAME") or None)
     else:
-        run = mlflow.start_run(run_id=_existing_run_id(run_info))
+        run = mlflow.start_run(run_id=resolve_run_id(run_info, experiment_id))
     with run:
         mlflow.set_tags(dvc_tags(stage))
         yield run
 
 
-def _existing_run_id(run_info: dict[str, Any]) -> str:
-    """The run id from run.json, checked to exist in the configured store."""
+def model_run(run_info: dict[str, Any]) -> Any:
+    """The MLflow run that trained the model (run.json), checked to exist in the store."""
     import mlflow
 
     run_id = str(run_info.get("run_id"))
     try:
-        mlflow.get_run(run_id)
+        return mlflow.get_run(run_id)
     except Exception as exc:  # MlflowException for unknown ids, others for a broken store
         raise ConfigError(f"MLflow run {run_id!r} (from models/run.json) is not in the store "
                           f"{mlflow.get_tracking_uri()}: {exc}. "
                           "Rerun `dvc repro -f train`.") from exc
-    return run_id
+
+
+def resolve_run_id(run_info: dict[str, Any], experiment_id: str) -> str:
+    """The run later stages log to: the model's run, or this DVC experiment's own run.
+
+    A DVC experiment that did not retrain (only a drift or gate param changed, or train came
+    from the run-cache) still gets its own row in MLflow, linked to the model's run.
+    """
+    trained = model_run(run_info)
+    exp_name = os.environ.get("DVC_EXP_NAME")
+    if not exp_name or trained.data.tags.get("dvc.exp_name") == exp_name:
+        return trained.info.run_id
+    return experiment_run(exp_name, trained, experiment_id)
+
+
+def experiment_run(exp_name: str, trained: Any, experiment_id: str) -> str:
+    """Find or create the run of DVC experiment `exp_name` that reuses the `trained` model."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    query = (f"tags.`dvc.exp_name` = '{exp_name}' and "
+             f"tags.`mlgate.model_run_id` = '{trained.info.run_id}'")
+    found = client.search_runs([experiment_id], filter_string=query, max_results=1)
+    if found:
+        return found[0].info.run_id
+    run = client.create_run(experiment_id, run_name=exp_name,
+                            tags={"dvc.exp_name": exp_name,
+                                  "mlgate.model_run_id": trained.info.run_id})
+    _copy_training(client, trained, run.info.run_id)
+    log.info("DVC experiment %s reuses the model of MLflow run %s: logging to new run %s",
+             exp_name, trained.info.run_id, run.info.run_id)
+    return run.info.run_id
+
+
+def _copy_training(client: Any, trained: Any, run_id: str) -> None:
+    """Copy the model run's params, CV metrics and model tags so the new row is complete."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    params = [Param(k, v) for k, v in trained.data.params.items()]
+    metrics = [Metric(k, v, now, 0) for k, v in trained.data.metrics.items()
+               if k.startswith("cv_")]
+    tags = [RunTag(k, v) for k, v in trained.data.tags.items()
+            if k.startswith("mlgate.") and k not in ("mlgate.gate", "mlgate.drift_verdict")]
+    for i in range(0, max(len(params), 1), 100):  # MLflow accepts 100 params per batch
+        client.log_batch(run_id, params=params[i:i + 100],
+                         metrics=metrics if i == 0 else [], tags=tags if i == 0 else [])
+
+
+def file_md5(path: Path) -> str:
+    """MD5 of a file's bytes (the hash DVC uses for files)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def content_tags(files: dict[str, Path]) -> dict[str, str]:
+    """`mlgate.md5.<name>` tags for the given files (inputs, params.yaml)."""
+    return {f"mlgate.md5.{name}": file_md5(path) for name, path in files.items()
+            if Path(path).exists()}
 
 
 PINNED = ("pycaret", "scikit-learn", "pandas", "numpy", "scipy", "lightgbm", "cloudpickle")
@@ -154,3 +218,18 @@ def log_model(model: Any, X: Any) -> Any:
         model, name="model", serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
         signature=infer_signature(sample, model.predict(sample)), input_example=X.head(5),
         pip_requirements=pinned_requirements())
+
+
+def log_candidate(candidate: Any) -> str:
+    """Log one CV candidate as a child run of the active run; return the child's run id."""
+    import mlflow
+
+    from mlgate.training import metric_name
+
+    with mlflow.start_run(run_name=candidate.id, nested=True) as child:
+        mlflow.log_params({k: str(v)[:6000] for k, v in candidate.params.items()})
+        mlflow.log_metrics({metric_name(k): v for k, v in candidate.cv.items()})
+        mlflow.log_metrics({f"{metric_name(k)}_std": v for k, v in candidate.cv_std.items()})
+        mlflow.log_metric("fit_seconds", candidate.seconds)
+        mlflow.set_tags({"mlgate.candidate": candidate.id, "mlgate.estimator": candidate.name})
+    return child.info.run_id

@@ -1,67 +1,125 @@
-"""Train: PyCaret setup + compare_models over configured estimators + finalize_model."""
+"""Train: PyCaret CV of each configured candidate, optional tuning, finalize on all rows."""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from mlgate.errors import ConfigError
+from mlgate.errors import ConfigError, MlgateError
 from mlgate.params import check_keys
 
 log = logging.getLogger(__name__)
 
-TRAIN_KEYS = {"estimators", "fold", "sort", "n_jobs", "seed", "setup"}
+TASKS = {"classification": "ClassificationExperiment", "regression": "RegressionExperiment"}
+TRAIN_KEYS = {"estimators", "fold", "sort", "n_jobs", "seed", "setup", "tune"}
+TUNE_KEYS = {"enabled", "n_iter", "grid", "choose_better"}
 # setup() arguments mlgate owns; config may not override them through `train.setup`.
 RESERVED_SETUP = {"data", "target", "session_id", "fold", "n_jobs", "verbose", "html",
                   "log_experiment", "system_log", "categorical_features", "test_data"}
+# PyCaret CV columns where smaller is better (all others: larger is better).
+LOWER_IS_BETTER = {"MAE", "MSE", "RMSE", "RMSLE", "MAPE", "TT (Sec)"}
+
+
+class TrainingError(MlgateError):
+    """A candidate could not be trained; the message names it."""
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """`train.tune`: PyCaret tune_model of the best candidate (random search)."""
+
+    enabled: bool = False
+    n_iter: int = 10
+    grid: dict[str, dict[str, list]] | None = None  # per estimator id; absent: PyCaret's space
+    choose_better: bool = True
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """`train:` params plus the dataset's target and categorical columns."""
+    """`train:` params plus the task and the dataset's target and categorical columns."""
 
     target: str
     estimators: tuple[str, ...]
+    task: str = "classification"
     fold: int = 5
     sort: str = "AUC"
     n_jobs: int = 1
     seed: int = 42
     categorical: tuple[str, ...] = ()
     setup: dict[str, Any] = field(default_factory=dict)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     @classmethod
-    def from_params(cls, data: dict[str, Any], section: dict[str, Any]) -> TrainConfig:
-        """Build from the `data:` and `train:` sections of params.yaml."""
+    def from_params(cls, data: dict[str, Any], section: dict[str, Any],
+                    task: str = "classification") -> TrainConfig:
+        """Build from the `data:`, `train:` and `task.type` params."""
         check_keys(section, TRAIN_KEYS, "train")
+        if task not in TASKS:
+            raise ConfigError(f"`task.type` must be one of {sorted(TASKS)}, not {task!r}")
         setup = dict(section.get("setup") or {})
         clash = sorted(RESERVED_SETUP & set(setup))
         if clash:
             raise ConfigError(f"`train.setup` may not set {clash}: mlgate sets them itself")
         if not section.get("estimators"):
             raise ConfigError("`train.estimators` must list at least one PyCaret model id")
-        return cls(target=data["target"], estimators=tuple(section["estimators"]),
+        tune = dict(section.get("tune") or {})
+        check_keys(tune, TUNE_KEYS, "train.tune")
+        return cls(target=data["target"], estimators=tuple(section["estimators"]), task=task,
                    categorical=tuple(data.get("categorical") or ()), setup=setup,
+                   tune=TuneConfig(**tune),
                    **{k: section[k] for k in ("fold", "sort", "n_jobs", "seed") if k in section})
 
 
 @dataclass
+class Candidate:
+    """One cross-validated candidate: its CV means and stds, hyperparameters and fit time."""
+
+    id: str
+    name: str
+    model: Any
+    cv: dict[str, float]
+    cv_std: dict[str, float]
+    seconds: float
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The estimator's hyperparameters."""
+        return self.model.get_params() if hasattr(self.model, "get_params") else {}
+
+
+@dataclass
 class TrainResult:
-    """The finalized pipeline, the CV leaderboard and the winner's id."""
+    """The finalized pipeline, every candidate, the winner and the optional tuned model."""
 
     model: Any
-    leaderboard: pd.DataFrame
-    best_id: str
+    candidates: list[Candidate]
+    best: Candidate
+    tuned: Candidate | None = None
+
+    @property
+    def best_id(self) -> str:
+        """PyCaret id of the winning estimator."""
+        return self.best.id
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """CV means of every candidate (and the tuned model), best first."""
+        rows = [*self.candidates, *([self.tuned] if self.tuned else [])]
+        board = pd.DataFrame([{"Model": c.name, **c.cv, "TT (Sec)": round(c.seconds, 3)}
+                              for c in rows], index=pd.Index([c.id for c in rows], name="id"))
+        return board
 
     @property
     def cv_metrics(self) -> dict[str, float]:
-        """The winner's cross-validated metrics (numeric leaderboard columns)."""
-        row = self.leaderboard.loc[self.best_id]
-        return {metric_name(str(k)): float(v) for k, v in row.items()
-                if isinstance(v, int | float)}
+        """The final model's cross-validated metrics, with MLflow-safe names."""
+        chosen = self.tuned or self.best
+        return {metric_name(k): v for k, v in chosen.cv.items()}
 
 
 def metric_name(column: str) -> str:
@@ -71,9 +129,11 @@ def metric_name(column: str) -> str:
 
 def make_experiment(train: pd.DataFrame, cfg: TrainConfig):
     """Run PyCaret setup with mlgate's fixed choices (no PyCaret logging, no nested jobs)."""
-    from pycaret.classification import ClassificationExperiment
+    import pycaret.classification
+    import pycaret.regression
 
-    exp = ClassificationExperiment()
+    module = pycaret.classification if cfg.task == "classification" else pycaret.regression
+    exp = getattr(module, TASKS[cfg.task])()
     exp.setup(data=train, target=cfg.target, session_id=cfg.seed, fold=cfg.fold,
               n_jobs=cfg.n_jobs, categorical_features=list(cfg.categorical) or None,
               verbose=False, html=False, log_experiment=False, system_log=False, **cfg.setup)
@@ -89,15 +149,74 @@ def check_estimators(exp, estimators: tuple[str, ...]) -> None:
                           f"available: {sorted(known)}")
 
 
-def train_model(train: pd.DataFrame, cfg: TrainConfig) -> TrainResult:
-    """Compare the configured estimators by CV, then refit the best on all training rows."""
+def _scores(exp) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and std rows of PyCaret's last CV score grid."""
+    grid = exp.pull()
+    return ({str(k): float(v) for k, v in grid.loc["Mean"].items()},
+            {str(k): float(v) for k, v in grid.loc["Std"].items()})
+
+
+def cross_validate(exp, estimator: str, position: str) -> Candidate:
+    """CV one candidate with PyCaret create_model, logging progress."""
+    name = str(exp.models().loc[estimator, "Name"])
+    log.info("candidate %s: %s (%s) ...", position, estimator, name)
+    started = time.perf_counter()
+    try:
+        model = exp.create_model(estimator, verbose=False)
+    except Exception as exc:  # PyCaret wraps estimator failures in many types
+        raise TrainingError(f"candidate {estimator!r} failed to train: {exc}") from exc
+    mean, std = _scores(exp)
+    seconds = time.perf_counter() - started
+    log.info("candidate %s: %s done in %.1f s: %s", position, estimator, seconds,
+             ", ".join(f"{k} {v:.4f}" for k, v in mean.items()))
+    return Candidate(estimator, name, model, mean, std, seconds)
+
+
+def pick_best(candidates: list[Candidate], sort: str) -> Candidate:
+    """The candidate with the best mean CV `sort` metric."""
+    if sort not in candidates[0].cv:
+        raise ConfigError(f"`train.sort` = {sort!r} is not a CV metric; use one of "
+                          f"{sorted(candidates[0].cv)}")
+    sign = -1.0 if sort in LOWER_IS_BETTER else 1.0
+    return max(candidates, key=lambda c: sign * c.cv[sort])
+
+
+def tune(exp, best: Candidate, cfg: TrainConfig) -> Candidate:
+    """PyCaret tune_model (random search, progress per fit) of the best candidate."""
+    log.info("tuning %s: %d iterations x %d folds, optimising %s", best.id, cfg.tune.n_iter,
+             cfg.fold, cfg.sort)
+    started = time.perf_counter()
+    grid = (cfg.tune.grid or {}).get(best.id)
+    try:
+        model = exp.tune_model(best.model, n_iter=cfg.tune.n_iter, custom_grid=grid,
+                               optimize=cfg.sort, choose_better=cfg.tune.choose_better,
+                               verbose=False, tuner_verbose=2)
+    except ValueError as exc:
+        raise ConfigError(f"`train.tune.grid.{best.id}` = {grid} does not fit {best.name}: "
+                          f"{exc}") from exc
+    mean, std = _scores(exp)
+    log.info("tuned %s in %.1f s: %s %.4f (untuned %.4f)", best.id,
+             time.perf_counter() - started, cfg.sort, mean[cfg.sort], best.cv[cfg.sort])
+    return Candidate(f"{best.id}_tuned", f"{best.name} (tuned)", model, mean, std,
+                     time.perf_counter() - started)
+
+
+def train_model(train: pd.DataFrame, cfg: TrainConfig,
+                on_candidate: Callable[[Candidate], None] | None = None) -> TrainResult:
+    """CV every candidate, pick the best by `sort`, optionally tune, refit on all rows."""
     exp = make_experiment(train, cfg)
     check_estimators(exp, cfg.estimators)
-    log.info("comparing %d candidate(s) with %d-fold CV: %s", len(cfg.estimators), cfg.fold,
-             ", ".join(cfg.estimators))
-    best = exp.compare_models(include=list(cfg.estimators), sort=cfg.sort, n_select=1,
-                              errors="raise", verbose=False)
-    board = exp.pull().copy()
-    best_id = str(board.index[0])
-    log.info("best candidate: %s (%s = %.4f)", best_id, cfg.sort, board.iloc[0][cfg.sort])
-    return TrainResult(model=exp.finalize_model(best), leaderboard=board, best_id=best_id)
+    n = len(cfg.estimators)
+    log.info("%s: %d candidate(s), %d-fold CV, sorted by %s", cfg.task, n, cfg.fold, cfg.sort)
+    candidates = []
+    for i, est in enumerate(cfg.estimators, 1):
+        candidates.append(cross_validate(exp, est, f"{i}/{n}"))
+        if on_candidate:
+            on_candidate(candidates[-1])
+    best = pick_best(candidates, cfg.sort)
+    log.info("best candidate: %s (%s = %.4f)", best.id, cfg.sort, best.cv[cfg.sort])
+    tuned = tune(exp, best, cfg) if cfg.tune.enabled else None
+    if tuned and on_candidate:
+        on_candidate(tuned)
+    log.info("refitting %s on all %d training rows", (tuned or best).id, len(train))
+    return TrainResult(exp.finalize_model((tuned or best).model), candidates, best, tuned)

@@ -27,17 +27,17 @@ def test_committed_params_match_composed_conf(params):
 
 
 def test_required_groups_exist():
-    assert {"data", "train", "gate", "drift", "tracking"} <= set(GROUPS)
+    assert {"data", "task", "train", "gate", "drift", "tracking"} <= set(GROUPS)
 
 
 @pytest.mark.parametrize(("group", "option"),
                          [(g, o) for g in GROUPS if g != "experiment" for o in options(g)])
 def test_every_group_option_composes_into_valid_stage_configs(group, option):
     p = compose(ROOT, [f"{group}={option}"])
-    assert set(p) == {"data", "validate", "split", "train", "gate", "drift", "tracking"}
+    assert {"task", "data", "validate", "split", "train", "gate", "drift", "tracking"} <= set(p)
     Schema.from_params(p["data"]["target"], p["validate"])
     SplitConfig.from_params(p["split"])
-    TrainConfig.from_params(p["data"], p["train"])
+    TrainConfig.from_params(p["data"], p["train"], p["task"]["type"])
     GateConfig.from_params(p["gate"])
     DriftConfig.from_params(p["drift"])
 
@@ -70,3 +70,16 @@ def test_dvc_stages_use_existing_params_scripts_and_deps(params):
             assert _lookup(params, key), f"stage {name}: param {key} not in params.yaml"
         for dep in stage["deps"]:
             assert dep in outs or (ROOT / dep).exists(), f"stage {name}: dep {dep} missing"
+
+
+@pytest.mark.parametrize(("task", "target", "metric", "model"), [
+    ("classification", "binexp", "roc_auc", "mlgate-randhie"),
+    ("regression", "lnmeddol", "rmse", "mlgate-randhie-spend"),
+])
+def test_task_switches_target_leakage_sort_and_gate(task, target, metric, model):
+    p = compose(ROOT, [f"task={task}"])
+    assert p["data"]["target"] == target and target not in p["data"]["drop_columns"]
+    other = {"binexp", "lnmeddol"} - {target}
+    assert other <= set(p["data"]["drop_columns"]), "the other task's target leaks"
+    assert p["train"]["sort"] == p["task"]["sort"]
+    assert p["gate"]["model_name"] == model and metric in p["gate"]["improvement"]["metric"]

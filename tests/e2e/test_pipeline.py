@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tests.e2e.conftest import SAMPLE_ROWS, Repo, load
+from tests.e2e.conftest import BIN, SAMPLE_ROWS, Repo, load
 
 pytestmark = pytest.mark.e2e
 
@@ -49,10 +49,17 @@ def check_first_run(repo: Repo, out: str) -> None:
     assert (repo.path / "mlartifacts").is_dir() and not (repo.path / "mlruns").exists()
 
 
-def check_mlflow_run(repo: Repo) -> None:
+def pipeline_runs(repo: Repo) -> list:
+    """Top-level MLflow runs (one per pipeline execution), newest first."""
     client = MlflowClient(tracking_uri=repo.tracking_uri())
     exp = client.get_experiment_by_name("mlgate")
-    runs = client.search_runs([exp.experiment_id])
+    return [r for r in client.search_runs([exp.experiment_id])
+            if "mlflow.parentRunId" not in r.data.tags]
+
+
+def check_mlflow_run(repo: Repo) -> None:
+    client = MlflowClient(tracking_uri=repo.tracking_uri())
+    runs = pipeline_runs(repo)
     assert len(runs) == 1, "train, evaluate, register and drift share one MLflow run"
     run = runs[0]
     assert run.data.params["train.fold"] == "3" and run.data.params["data.target"] == "binexp"
@@ -61,6 +68,17 @@ def check_mlflow_run(repo: Repo) -> None:
     assert run.data.tags["mlgate.gate"] == "registered"
     assert {f"mlgate.stage.{s}" for s in ("train", "evaluate", "register", "drift")} <= set(
         run.data.tags)
+    assert {"mlgate.md5.train_data", "mlgate.md5.params_yaml", "git.commit"} <= set(run.data.tags)
+    children = client.search_runs([run.info.experiment_id],
+                                  f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")
+    assert sorted(c.data.tags["mlgate.candidate"] for c in children) == ["dt", "lr"]
+    assert [c.data.tags.get("mlgate.selected") for c in children].count("true") == 1
+    assert all("cv_auc" in c.data.metrics for c in children)
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"params.yaml", "figures", "leaderboard.csv"} <= artifacts
+    figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+    assert {"figures/roc.png", "figures/confusion_matrix.png",
+            "figures/feature_importance.png"} <= figures
     mlflow.set_tracking_uri(repo.tracking_uri())
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
     test = load(repo, "data/processed/test.parquet")
@@ -78,6 +96,11 @@ def test_pipeline_end_to_end(repo: Repo):
     drift_only = repo.dvc("exp", "run", "-S", "drift.drift_share=0.99")
     assert ran(drift_only.stdout) == ["drift"], drift_only.stdout
     assert report(repo, "drift.json")["drift_share_threshold"] == 0.99
+    newest, first = pipeline_runs(repo)
+    assert newest.data.tags["mlgate.model_run_id"] == first.info.run_id, (
+        "an experiment that reuses the model still gets its own MLflow row, linked to it")
+    assert newest.data.tags["dvc.exp_name"] == newest.info.run_name
+    assert "drift_share_drifted" in newest.data.metrics and "cv_auc" in newest.data.metrics
 
     strict = repo.dvc("exp", "run", "-S", "gate.thresholds.roc_auc.min=0.999")
     assert "train" not in ran(strict.stdout) and "register" in ran(strict.stdout)
@@ -115,3 +138,40 @@ def test_bad_input_fails_early_with_clear_message(repo: Repo, randhie, mutate, s
     assert message in bad.stderr + bad.stdout
     assert ran(bad.stdout)[-1] == stage
     assert not (repo.path / "mlflow.db").exists(), "nothing may reach MLflow or the registry"
+
+
+def test_regression_task_end_to_end(repo: Repo):
+    out = repo.dvc("exp", "run", "-S", "task=regression")
+    assert {"train", "evaluate", "register"} <= set(ran(out.stdout)), out.stdout
+    metrics = report(repo, "metrics.json")
+    assert set(metrics) == {"rmse", "mae", "r2", "mape"} and metrics["rmse"] > 0
+    assert report(repo, "train.json")["task"] == "regression"
+    assert {p.name for p in (repo.path / "reports/figures").iterdir()} == {
+        "residuals.png", "actual_vs_predicted.png", "feature_importance.png"}
+    train = load(repo, "data/processed/train.parquet")
+    assert "binexp" not in train and train.lnmeddol.notna().all()
+    run = pipeline_runs(repo)[0]
+    assert run.data.params["task.type"] == "regression" and "test_rmse" in run.data.metrics
+    # the logged model loads with pyfunc in a fresh process and predicts on a DataFrame
+    script = (
+        "import sys, mlflow, pandas as pd\n"
+        "mlflow.set_tracking_uri(sys.argv[1])\n"
+        "m = mlflow.pyfunc.load_model(f'runs:/{sys.argv[2]}/model')\n"
+        "X = pd.read_parquet('data/processed/test.parquet').drop(columns=['lnmeddol'])\n"
+        "p = m.predict(X.iloc[:, ::-1])\n"
+        "print(len(p), float(p.mean()))\n")
+    fresh = repo.run(str(BIN / "python"), "-c", script, repo.tracking_uri(), run.info.run_id)
+    n, mean = fresh.stdout.split()
+    test = load(repo, "data/processed/test.parquet")
+    assert int(n) == len(test) and abs(float(mean) - test.lnmeddol.mean()) < 0.5
+
+
+def test_classification_model_exposes_probabilities_from_the_run(repo: Repo):
+    repo.dvc("repro")
+    run_id = json.loads((repo.path / "models/run.json").read_text())["run_id"]
+    mlflow.set_tracking_uri(repo.tracking_uri())
+    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    X = load(repo, "data/processed/test.parquet").drop(columns=["binexp"])
+    proba = model.get_raw_model().predict_proba(X)
+    assert proba.shape == (len(X), 2) and abs(proba.sum(axis=1) - 1).max() < 1e-9
+    assert set(model.predict(X)) <= {0, 1}

@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from mlgate.evaluation import GREATER_IS_BETTER, MAX_CURVE_POINTS, evaluate
+from mlgate.evaluation import MAX_CURVE_POINTS, TASK_METRICS, evaluate
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def test_metrics_match_sklearn_and_are_informative(data):
     model = LogisticRegression().fit(X, y)
     result = evaluate(model, X.assign(t=y), "t")
     m = result["metrics"]
-    assert set(m) == set(GREATER_IS_BETTER)
+    assert set(m) == set(TASK_METRICS["classification"])
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, model.predict_proba(X)[:, 1]), abs=1e-6)
     assert m["roc_auc"] > 0.9 and m["log_loss"] < 0.4
 
@@ -44,3 +44,34 @@ def test_random_model_scores_near_chance(data):
     noise = X.assign(a=np.random.default_rng(2).normal(size=len(X)), b=0.0)
     m = evaluate(LogisticRegression().fit(noise, y), noise.assign(t=y), "t")["metrics"]
     assert 0.4 < m["roc_auc"] < 0.6
+
+
+def test_multiclass_metrics_are_macro_averaged_without_curves():
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=900), "b": rng.normal(size=900)})
+    y = pd.Series(np.digitize(X.a + 0.3 * rng.normal(size=900), [-0.5, 0.5]))
+    result = evaluate(LogisticRegression().fit(X, y), X.assign(t=y), "t")
+    assert result["metrics"]["roc_auc"] > 0.85 and "roc" not in result
+    assert set(result["confusion"].predicted) == {0, 1, 2}
+
+
+def test_regression_metrics_residuals_and_importance():
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"signal": rng.normal(size=1500), "noise": rng.normal(size=1500)})
+    y = 3 * X.signal + 0.5 * rng.normal(size=1500)
+    model = LinearRegression().fit(X, y)
+    result = evaluate(model, X.assign(t=y), "t", task="regression", importance=True)
+    m = result["metrics"]
+    assert set(m) == set(TASK_METRICS["regression"]) and m["r2"] > 0.95
+    assert m["rmse"] == pytest.approx(0.5, abs=0.05)
+    rows = pd.DataFrame(result["predictions"])
+    assert np.allclose(rows.actual - rows.predicted, rows.residual, atol=1e-5)
+    ranked = [r["feature"] for r in result["importance"]]
+    assert ranked == ["signal", "noise"] and result["importance"][0]["importance"] > 1.0
+
+
+def test_classification_importance_ranks_the_informative_column(data):
+    X, y = data
+    result = evaluate(LogisticRegression().fit(X, y), X.assign(t=y), "t", importance=True)
+    assert result["importance"][0]["feature"] == "a"
+    assert result["importance"][0]["importance"] > 10 * abs(result["importance"][1]["importance"])

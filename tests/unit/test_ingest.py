@@ -35,3 +35,18 @@ def test_ingest_rejects_unknown_drop_column_and_empty_table(tiny):
         ingest(tiny, ["nope"])
     with pytest.raises(DataError, match="table is empty"):
         ingest(tiny.iloc[0:0], [])
+
+
+def test_filter_keeps_matching_rows_before_dropping(tiny):
+    out = ingest(tiny, ["year"], "year >= 3")
+    assert len(out) == 10 and "year" not in out.columns
+
+
+@pytest.mark.parametrize(("rule", "error", "match"), [
+    ("nope == 1", ConfigError, "data.filter"),
+    ("x * 2", ConfigError, "True/False"),
+    ("year > 99", DataError, "leaves no rows"),
+])
+def test_bad_filter_is_named(tiny, rule, error, match):
+    with pytest.raises(error, match=match):
+        ingest(tiny, [], rule)

@@ -46,3 +46,11 @@ def test_config_errors(tiny):
         cfg(shuffle=True)
     with pytest.raises(ConfigError, match=r"split.drop_columns.*\['zz'\]"):
         split_all(tiny, "y", cfg(drop_columns=["zz"]))
+
+
+def test_regression_split_is_stratified_on_target_deciles(randhie):
+    spend = randhie[randhie.binexp == 1]
+    parts = split_all(spend, "lnmeddol", cfg(), task="regression")
+    medians = [parts[p].lnmeddol.median() for p in ("train", "test")]
+    assert abs(medians[0] - medians[1]) < 0.05
+    assert len(parts["train"]) + len(parts["test"]) == (spend.year <= 3).sum()

@@ -59,3 +59,55 @@ def test_dvc_tags_only_where_dvc_sets_them(monkeypatch):
 def test_flatten_nested_params():
     assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": {}}) == {
         "a.b": "1", "a.c.d": "[1, 2]", "e": "{}"}
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A fresh SQLite MLflow store in tmp_path, with no DVC/MLflow variables inherited."""
+    for var in ("MLFLOW_TRACKING_URI", "DVC_ROOT", "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    return {"uri": "sqlite:///mlflow.db", "artifact_root": "mlartifacts", "experiment": "t"}
+
+
+def test_candidates_are_child_runs_and_reused_models_get_their_own_row(store, monkeypatch):
+    import mlflow
+    from sklearn.tree import DecisionTreeClassifier
+
+    from mlgate.tracking import log_candidate, pipeline_run
+    from mlgate.training import Candidate
+
+    cand = Candidate("dt", "Decision Tree", DecisionTreeClassifier(max_depth=3),
+                     {"AUC": 0.7}, {"AUC": 0.01}, 1.5)
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-a")
+    with pipeline_run(store, "train") as parent:
+        mlflow.log_param("train.fold", "5")
+        mlflow.log_metric("cv_auc", 0.7)
+        child_id = log_candidate(cand)
+    client = mlflow.MlflowClient()
+    child = client.get_run(child_id)
+    assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert child.data.params["max_depth"] == "3" and child.data.metrics["cv_auc_std"] == 0.01
+    run_info = {"run_id": parent.info.run_id}
+    with pipeline_run(store, "drift", run_info) as same:
+        assert same.info.run_id == parent.info.run_id, "same experiment: same row"
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-b")  # train skipped in exp-b: a new, linked row
+    with pipeline_run(store, "drift", run_info) as other:
+        mlflow.log_metric("drift_n_drifted", 2)
+    with pipeline_run(store, "register", run_info) as again:
+        assert again.info.run_id == other.info.run_id
+    row = client.get_run(other.info.run_id)
+    assert row.info.run_name == "exp-b" and row.data.tags["mlgate.model_run_id"] == run_info[
+        "run_id"]
+    assert row.data.params["train.fold"] == "5" and row.data.metrics["cv_auc"] == 0.7
+    exp = client.get_experiment_by_name("t")
+    assert exp.artifact_location == (Path.cwd() / "mlartifacts").as_uri()
+
+
+def test_missing_model_run_is_a_clear_error(store):
+    from mlgate.tracking import pipeline_run
+
+    with pytest.raises(ConfigError, match=r"'nope' \(from models/run.json\) is not in the store"), \
+            pipeline_run(store, "evaluate", {"run_id": "nope"}):
+        pass

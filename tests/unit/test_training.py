@@ -1,6 +1,7 @@
 """Train: PyCaret compare + finalize on a small sample; config errors named."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
@@ -67,3 +68,50 @@ def test_bad_train_config(section, match):
 
 def test_metric_names_are_mlflow_safe():
     assert metric_name("TT (Sec)") == "cv_tt_sec" and metric_name("Prec.") == "cv_prec"
+
+
+def test_regression_task_sorts_by_lower_rmse(randhie, params):
+    df = randhie[randhie.binexp == 1].drop(columns=[*params["data"]["drop_columns"], "year",
+                                                    "binexp"])
+    df = df.assign(lnmeddol=randhie.loc[df.index, "lnmeddol"]).sample(600, random_state=0)
+    cfg = TrainConfig.from_params({"target": "lnmeddol"}, {
+        "estimators": ["lr", "dt"], "fold": 2, "sort": "RMSE"}, task="regression")
+    result = train_model(df, cfg)
+    board = result.leaderboard
+    assert result.best_id == board["RMSE"].idxmin() and "R2" in board.columns
+    assert np.isfinite(result.model.predict(df.drop(columns=["lnmeddol"]))).all()
+
+
+def test_multiclass_with_tuning_and_candidate_callback():
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame({"a": rng.normal(size=450), "b": rng.normal(size=450),
+                      "c": rng.integers(0, 4, size=450)})
+    y = np.digitize(X.a + 0.2 * rng.normal(size=450), [-0.4, 0.4])
+    seen = []
+    cfg = TrainConfig.from_params({"target": "y"}, {
+        "estimators": ["lr", "dt"], "fold": 2, "sort": "Accuracy",
+        "tune": {"enabled": True, "n_iter": 2, "grid": {"dt": {"max_depth": [2, 3]}}}})
+    result = train_model(X.assign(y=y), cfg, seen.append)
+    assert [c.id for c in seen] == ["lr", "dt", f"{result.best_id}_tuned"]
+    assert result.tuned is not None and "AUC" in result.tuned.cv
+    assert set(result.model.predict(X)) == {0, 1, 2}
+    assert result.model.predict_proba(X).shape == (450, 3)
+    assert result.cv_metrics["cv_accuracy"] == result.tuned.cv["Accuracy"]
+
+
+def test_bad_task_and_sort_are_named(sample):
+    with pytest.raises(ConfigError, match="task.type"):
+        TrainConfig.from_params(DATA, {"estimators": ["lr"]}, task="ranking")
+    cfg = TrainConfig.from_params(DATA, {"estimators": ["lr"], "fold": 2, "sort": "RMSE"})
+    with pytest.raises(ConfigError, match="train.sort"):
+        train_model(sample.iloc[:300], cfg)
+
+
+def test_tune_grid_that_does_not_fit_the_winner_is_named():
+    rng = np.random.default_rng(6)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    cfg = TrainConfig.from_params({"target": "y"}, {
+        "estimators": ["dt"], "fold": 2, "sort": "Accuracy",
+        "tune": {"enabled": True, "n_iter": 2, "grid": {"dt": {"n_neighbors": [3, 5]}}}})
+    with pytest.raises(ConfigError, match=r"train.tune.grid.dt"):
+        train_model(X.assign(y=(X.a > 0).astype(int)), cfg)
