@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup params run repro test test-slow lint ui clean
+.PHONY: help setup params run repro test test-slow lint ui clean bench-train
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,3 +45,6 @@ ui: setup ## Serve the MLflow UI for the embedded store on http://127.0.0.1:5000
 
 clean: ## Remove pipeline outputs and the local MLflow store (keeps .venv and the DVC cache)
 	rm -rf data/raw data/processed models reports/drift.html mlflow.db mlartifacts
+
+bench-train: setup ## Benchmark: train stage vs PyCaret defaults on the same data (prints the ratio)
+	$(BIN)/python bench/train_vs_pycaret.py --repeats 2

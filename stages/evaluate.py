@@ -2,6 +2,7 @@
 
 import joblib
 import mlflow
+import pandas as pd
 
 from mlgate import paths
 from mlgate.evaluation import evaluate
@@ -16,12 +17,11 @@ PLOT_FILES = {"roc": paths.ROC, "pr": paths.PR, "importance": paths.IMPORTANCE,
 
 
 def write_plot_data(result: dict) -> None:
-    """Write the plot data that applies to this task under reports/plots/."""
+    """Write every plot file; those of the other task stay empty so `dvc plots` stays clean."""
     for key, path in PLOT_FILES.items():
-        if key in result:
-            write_json(path, result[key])
-    if "confusion" in result:
-        write_atomic(paths.CONFUSION, lambda tmp: result["confusion"].to_csv(tmp, index=False))
+        write_json(path, result.get(key, []))
+    confusion = result.get("confusion", pd.DataFrame(columns=["actual", "predicted"]))
+    write_atomic(paths.CONFUSION, lambda tmp: confusion.to_csv(tmp, index=False))
 
 
 def main(params: dict) -> None:

@@ -31,7 +31,7 @@ def test_required_groups_exist():
 
 
 @pytest.mark.parametrize(("group", "option"),
-                         [(g, o) for g in GROUPS if g != "experiment" for o in options(g)])
+                         [(g, o) for g in GROUPS for o in options(g)])
 def test_every_group_option_composes_into_valid_stage_configs(group, option):
     p = compose(ROOT, [f"{group}={option}"])
     assert {"task", "data", "validate", "split", "train", "gate", "drift", "tracking"} <= set(p)
