@@ -1,4 +1,4 @@
-"""Stage drift: Evidently data drift, reference = training data, current = the current batch."""
+"""Stage drift: Evidently drift of the scored current batch against the scored reference."""
 
 import dataclasses
 import logging
@@ -6,7 +6,9 @@ import logging
 import mlflow
 
 from mlgate import paths
-from mlgate.drift import DriftConfig, run_drift, save_html
+from mlgate.champion import log_reference
+from mlgate.drift import ACTIONS, DriftActionError, DriftConfig, fails, run_drift, save_html
+from mlgate.drift import verdict_line as line_of
 from mlgate.io import read_json, read_table, write_json
 from mlgate.params import require
 from mlgate.stage import stage_main
@@ -15,24 +17,44 @@ from mlgate.tracking import pipeline_run
 log = logging.getLogger("mlgate.drift")
 
 
-def main(params: dict) -> None:
-    """Write reports/drift.html and reports/drift.json and log both to the pipeline's run."""
-    data = require(params, "data")
+def config(params: dict) -> DriftConfig:
+    """`drift:` params plus the dataset's categorical columns."""
     cfg = DriftConfig.from_params(require(params, "drift"))
-    cfg = dataclasses.replace(cfg, exclude=[*cfg.exclude, data["target"]],
-                              categorical=[*cfg.categorical, *(data.get("categorical") or [])])
-    summary, snapshot = run_drift(read_table(paths.TRAIN), read_table(paths.CURRENT), cfg)
-    save_html(snapshot, paths.DRIFT_HTML)
-    write_json(paths.DRIFT_JSON, summary)
-    with pipeline_run(require(params, "tracking"), "drift", read_json(paths.RUN)):
+    data = require(params, "data")
+    return dataclasses.replace(cfg, categorical=[*cfg.categorical,
+                                                 *(data.get("categorical") or [])])
+
+
+def log_run(params: dict, summary: dict, run_info: dict, score: dict) -> None:
+    """Log the reports to the pipeline's run; store the reference with the scoring model's run."""
+    with pipeline_run(require(params, "tracking"), "drift", run_info):
         mlflow.log_metrics({"drift_share_drifted": summary["share_drifted"],
-                            "drift_n_drifted": summary["n_drifted"]})
-        mlflow.set_tag("mlgate.drift_verdict", summary["verdict"])
+                            "drift_n_drifted": summary["n_drifted"],
+                            "drift_action_level": ACTIONS.index(summary["action"])})
+        mlflow.set_tags({"mlgate.drift_verdict": summary["verdict"],
+                         "mlgate.drift_action": summary["action"]})
         mlflow.log_artifact(str(paths.DRIFT_HTML))
         mlflow.log_dict(summary, "drift.json")
-    drifted = [c for c, v in summary["columns"].items() if v["drifted"]]
-    log.info("drift verdict: %s (%d of %d columns drifted: %s)", summary["verdict"],
-             summary["n_drifted"], summary["n_columns"], ", ".join(drifted) or "none")
+    if score.get("model_run_id") == run_info.get("run_id"):
+        log_reference(run_info["run_id"], paths.SCORED_REFERENCE, paths.PROFILE)
+    else:  # an older champion scored: its own run already holds its reference
+        log.info("reference not stored: the batch was scored by %s, not this run's model",
+                 score.get("model_uri"))
+
+
+def main(params: dict) -> str:
+    """Write reports/drift.html and reports/drift.json, log them; return the verdict line."""
+    cfg = config(params)
+    summary, snapshot = run_drift(read_table(paths.SCORED_REFERENCE), read_table(paths.SCORED),
+                                  cfg, require(params, "data.target"),
+                                  require(params, "task.type"))
+    save_html(snapshot, paths.DRIFT_HTML)
+    write_json(paths.DRIFT_JSON, summary)
+    log_run(params, summary, read_json(paths.RUN), read_json(paths.SCORE_REPORT))
+    line = line_of(summary)
+    if fails(summary["action"], cfg.fail_on):
+        raise DriftActionError(f"{line} [drift.fail_on={cfg.fail_on}]")
+    return line
 
 
 if __name__ == "__main__":

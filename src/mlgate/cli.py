@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 
+from mlgate.cli_models import register_models
+from mlgate.cli_scoring import register_scoring
 from mlgate.errors import MlgateError
 from mlgate.params import repo_root
 from mlgate.stage import setup_logging
@@ -29,6 +31,16 @@ def cmd_summary(args: argparse.Namespace) -> None:
     sys.stdout.write(summary(repo_root()) + "\n")
 
 
+def cmd_init_store(args: argparse.Namespace) -> None:
+    """Create and migrate the MLflow store and experiment once, before any parallel work."""
+    from mlgate.params import load_params
+    from mlgate.tracking import configure, tracking_uri
+
+    cfg = load_params(repo_root() / "params.yaml")["tracking"]
+    experiment_id = configure(cfg)
+    log.info("MLflow store %s ready (experiment %s)", tracking_uri(cfg), experiment_id)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its sub-commands."""
     parser = argparse.ArgumentParser(prog="mlgate", description=__doc__)
@@ -38,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_params)
     s = sub.add_parser("summary", help="print the summary of the last pipeline run")
     s.set_defaults(func=cmd_summary)
+    i = sub.add_parser("init-store", help="create/migrate the MLflow store before parallel runs")
+    i.set_defaults(func=cmd_init_store)
+    register_models(sub)
+    register_scoring(sub)
     return parser
 
 

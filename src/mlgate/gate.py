@@ -1,15 +1,29 @@
-"""The registration gate: declared thresholds in, a machine-readable decision out (pure)."""
+"""The registration gate: declared checks in, a machine-readable decision out (pure).
+
+Validation checks (metric thresholds, per-slice floors, latency budget, signature and input
+example) decide whether a candidate may be registered at all. Improvement checks (against the
+champion, scored on the same test data) decide which alias a registered candidate takes.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+import re
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from mlgate.errors import ConfigError
 from mlgate.evaluation import GREATER_IS_BETTER
 from mlgate.params import check_keys
 
-GATE_KEYS = {"model_name", "alias", "thresholds", "improvement", "allow_unvalidated"}
+GATE_KEYS = {"model_name", "alias", "challenger_alias", "thresholds", "improvement", "latency",
+             "slices", "slice_min_rows", "fail_on_reject", "allow_unvalidated"}
+IMPROVEMENT_KEYS = {"metric", "min_delta", "min_relative"}
+LATENCY_KEYS = {"max_ms_per_1000_rows"}
+ALIAS_RE = re.compile(r"^[A-Za-z_][\w-]*$")
+# Outcomes written to reports/gate.json and the `mlgate.gate` run tag.
+CHAMPION, CHALLENGER, REJECTED, SMOKE_FAILED = "champion", "challenger", "rejected", "smoke_failed"
+PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 
 @dataclass(frozen=True)
@@ -22,30 +36,59 @@ class Threshold:
 
 
 @dataclass(frozen=True)
+class SliceFloor:
+    """Bounds for one metric on every value of one column (a fairness check)."""
+
+    column: str
+    bound: Threshold
+
+
+@dataclass(frozen=True)
+class Improvement:
+    """How much a candidate must beat the champion by to take its alias."""
+
+    metric: str | None = None
+    min_delta: float | None = 0.0
+    min_relative: float | None = None
+
+
+@dataclass(frozen=True)
 class GateConfig:
-    """`gate:` params: registered model name, thresholds and required improvement."""
+    """`gate:` params: registered model, aliases, every declared check and the policy flags."""
 
     model_name: str
     thresholds: tuple[Threshold, ...]
-    improvement_metric: str | None = None
-    min_improvement: float = 0.0
+    improvement: Improvement = Improvement()
+    max_latency_ms: float | None = None
+    slices: tuple[SliceFloor, ...] = ()
+    slice_min_rows: int = 30
     alias: str = "champion"
+    challenger_alias: str = "challenger"
+    fail_on_reject: bool = False
     allow_unvalidated: bool = False
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> GateConfig:
-        """Build from the `gate:` section, rejecting unknown metrics and keys."""
+        """Build from the `gate:` section, naming every unknown key or metric."""
         check_keys(section, GATE_KEYS, "gate")
-        thresholds = tuple(_threshold(m, b) for m, b in (section.get("thresholds") or {}).items())
-        imp = section.get("improvement") or {}
-        check_keys(imp, {"metric", "min_delta"}, "gate.improvement")
-        if imp.get("metric") is not None:
-            _known_metric(imp["metric"], "gate.improvement.metric")
+        thresholds = tuple(_threshold(m, b, f"gate.thresholds.{m}")
+                           for m, b in (section.get("thresholds") or {}).items())
+        alias, challenger = _aliases(section)
         return cls(model_name=section.get("model_name") or "mlgate", thresholds=thresholds,
-                   improvement_metric=imp.get("metric"),
-                   min_improvement=float(imp.get("min_delta", 0.0)),
-                   alias=section.get("alias", "champion"),
-                   allow_unvalidated=bool(section.get("allow_unvalidated", False)))
+                   improvement=_improvement(section.get("improvement") or {}),
+                   max_latency_ms=_latency(section.get("latency") or {}),
+                   slices=_slices(section.get("slices") or {}),
+                   slice_min_rows=_positive_int(section.get("slice_min_rows", 30),
+                                                "gate.slice_min_rows"),
+                   alias=alias, challenger_alias=challenger,
+                   fail_on_reject=_flag(section, "fail_on_reject"),
+                   allow_unvalidated=_flag(section, "allow_unvalidated"))
+
+    @property
+    def key_metrics(self) -> list[str]:
+        """The metrics this gate looks at: thresholds first, then the improvement metric."""
+        names = [t.metric for t in self.thresholds] + [self.improvement.metric or ""]
+        return [m for i, m in enumerate(names) if m and m not in names[:i]]
 
 
 def _known_metric(metric: str, key: str) -> None:
@@ -55,110 +98,348 @@ def _known_metric(metric: str, key: str) -> None:
                           f"{sorted(GREATER_IS_BETTER)}")
 
 
-def _threshold(metric: str, bounds: Any) -> Threshold:
+def _number(value: Any, key: str) -> float | None:
+    """A finite number or None, else ConfigError naming the key."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"`{key}` must be a number, got {value!r}")
+    return float(value)
+
+
+def _threshold(metric: str, bounds: Any, key: str) -> Threshold:
     """Parse `{min: x}` / `{max: y}` for one metric."""
-    _known_metric(metric, f"gate.thresholds.{metric}")
+    _known_metric(metric, key)
     if not isinstance(bounds, dict) or not bounds or set(bounds) - {"min", "max"}:
-        raise ConfigError(f"`gate.thresholds.{metric}` must be a mapping with `min` and/or `max`")
-    return Threshold(metric, bounds.get("min"), bounds.get("max"))
+        raise ConfigError(f"`{key}` must be a mapping with `min` and/or `max`")
+    return Threshold(metric, _number(bounds.get("min"), f"{key}.min"),
+                     _number(bounds.get("max"), f"{key}.max"))
+
+
+def _improvement(section: dict[str, Any]) -> Improvement:
+    """Parse `gate.improvement`: metric, absolute and/or relative margin."""
+    check_keys(section, IMPROVEMENT_KEYS, "gate.improvement")
+    metric = section.get("metric")
+    if metric is not None:
+        _known_metric(metric, "gate.improvement.metric")
+    delta = _number(section.get("min_delta", 0.0), "gate.improvement.min_delta")
+    relative = _number(section.get("min_relative"), "gate.improvement.min_relative")
+    if metric is not None and delta is None and relative is None:
+        raise ConfigError("`gate.improvement`: set `min_delta` and/or `min_relative`")
+    return Improvement(metric, delta, relative)
+
+
+def _latency(section: dict[str, Any]) -> float | None:
+    """Parse `gate.latency.max_ms_per_1000_rows` (None: no budget)."""
+    check_keys(section, LATENCY_KEYS, "gate.latency")
+    value = _number(section.get("max_ms_per_1000_rows"), "gate.latency.max_ms_per_1000_rows")
+    if value is not None and value <= 0:
+        raise ConfigError("`gate.latency.max_ms_per_1000_rows` must be > 0")
+    return value
+
+
+def _slices(section: dict[str, Any]) -> tuple[SliceFloor, ...]:
+    """Parse `gate.slices: {column: {metric: {min, max}}}`."""
+    floors = []
+    for column, metrics in section.items():
+        if not isinstance(metrics, dict) or not metrics:
+            raise ConfigError(f"`gate.slices.{column}` must map metrics to `min`/`max` bounds")
+        floors += [SliceFloor(str(column), _threshold(m, b, f"gate.slices.{column}.{m}"))
+                   for m, b in metrics.items()]
+    return tuple(floors)
+
+
+def _aliases(section: dict[str, Any]) -> tuple[str, str]:
+    """The champion and challenger alias names, valid for MLflow and distinct."""
+    names = (section.get("alias") or "champion", section.get("challenger_alias") or "challenger")
+    for key, name in zip(("alias", "challenger_alias"), names, strict=True):
+        if not ALIAS_RE.match(str(name)) or name.lower() == "latest" or re.match(r"^[vV]\d+$",
+                                                                                 name):
+            raise ConfigError(f"`gate.{key}`: {name!r} is not a usable MLflow alias")
+    if names[0] == names[1]:
+        raise ConfigError("`gate.alias` and `gate.challenger_alias` must differ")
+    return names
+
+
+def _flag(section: dict[str, Any], key: str) -> bool:
+    """A boolean key (default false), else ConfigError naming it."""
+    value = section.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"`gate.{key}` must be true or false, got {value!r}")
+    return value
+
+
+def _positive_int(value: Any, key: str) -> int:
+    """A positive integer, else ConfigError naming the key."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"`{key}` must be a positive integer, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
 class Check:
-    """One gate check with its value, threshold and verdict."""
+    """One gate check: what was measured, against what, and the verdict (pass/fail/skip)."""
 
     name: str
+    kind: str
     metric: str
-    threshold: float | None
     value: float | None
-    passed: bool
+    threshold: float | None
+    status: str
     reason: str
+
+    @property
+    def passed(self) -> bool:
+        """True unless the check failed (a skipped check does not block)."""
+        return self.status != FAIL
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, with `passed` spelled out."""
+        return {**asdict(self), "passed": self.passed}
+
+
+@dataclass(frozen=True)
+class SliceScore:
+    """The candidate's metrics on the rows where `column == value`, or why they are missing."""
+
+    column: str
+    value: Any
+    rows: int
+    metrics: dict[str, float] | None = None
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the register stage measured on the candidate besides its test metrics."""
+
+    slices: tuple[SliceScore, ...] = ()
+    latency_ms: float | None = None
+    has_signature: bool = True
+    has_input_example: bool = True
+
+
+@dataclass(frozen=True)
+class ChampionScore:
+    """The current champion scored on the candidate's test data (or why it could not be)."""
+
+    version: str
+    metrics: dict[str, float] | None = None
+    error: str | None = None
+
+
+def _bound_check(name: str, kind: str, metric: str, value: float | None,
+                 bound: Threshold) -> list[Check]:
+    """One check per declared side (min/max) of `bound`."""
+    checks = []
+    for side, limit in (("min", bound.min), ("max", bound.max)):
+        if limit is None:
+            continue
+        ok = value is not None and (value >= limit if side == "min" else value <= limit)
+        op = ">=" if side == "min" else "<="
+        checks.append(Check(f"{name}_{side}", kind, metric, value, limit, PASS if ok else FAIL,
+                            f"{name} = {value} {'satisfies' if ok else 'violates'} {op} {limit}"))
+    return checks
+
+
+def absolute_checks(metrics: dict[str, float], thresholds: tuple[Threshold, ...]) -> list[Check]:
+    """Compare each test metric with its declared min/max."""
+    return [c for t in thresholds
+            for c in _bound_check(t.metric, "threshold", t.metric, metrics.get(t.metric), t)]
+
+
+def slice_checks(scores: tuple[SliceScore, ...], floors: tuple[SliceFloor, ...]) -> list[Check]:
+    """Each slice floor on each value of its column; unscorable slices are skipped with why."""
+    checks = []
+    for floor in floors:
+        for s in (s for s in scores if s.column == floor.column):
+            name = f"slice.{s.column}.{s.value}.{floor.bound.metric}"
+            value = None if s.skipped else (s.metrics or {}).get(floor.bound.metric)
+            found = _bound_check(name, "slice", floor.bound.metric, value, floor.bound)
+            if s.skipped:
+                found = [replace(c, status=SKIP, reason=f"{s.column}={s.value} ({s.rows} rows) "
+                                                        f"not scored: {s.skipped}") for c in found]
+            checks += found
+    return checks
+
+
+def latency_check(latency_ms: float | None, budget: float | None) -> list[Check]:
+    """Prediction time per 1,000 rows within the declared budget."""
+    if budget is None:
+        return []
+    ok = latency_ms is not None and latency_ms <= budget
+    return [Check("latency_ms_per_1000_rows", "latency", "latency_ms_per_1000_rows", latency_ms,
+                  budget, PASS if ok else FAIL,
+                  f"predicting 1000 rows takes {latency_ms} ms "
+                  f"({'within' if ok else 'over'} the budget of {budget} ms)")]
+
+
+def artifact_checks(evidence: Evidence) -> list[Check]:
+    """The logged model must carry a signature and an input example (serving needs both)."""
+    return [Check(name, "artifact", name, float(ok), 1.0, PASS if ok else FAIL,
+                  f"logged model {'has' if ok else 'has no'} {name.replace('_', ' ')}")
+            for name, ok in (("signature", evidence.has_signature),
+                             ("input_example", evidence.has_input_example))]
+
+
+def declared_check(cfg: GateConfig) -> list[Check]:
+    """Refuse a gate without metric thresholds unless `gate.allow_unvalidated` says otherwise."""
+    if cfg.thresholds:
+        return []
+    if cfg.allow_unvalidated:
+        return [Check("declared_thresholds", "config", "*", None, None, SKIP,
+                      "no thresholds declared; allowed by gate.allow_unvalidated: true")]
+    return [Check("declared_thresholds", "config", "*", None, None, FAIL,
+                  "no thresholds declared in gate.thresholds; set some, or "
+                  "gate.allow_unvalidated: true")]
+
+
+def improvement_checks(metrics: dict[str, float], champion: ChampionScore | None,
+                       rule: Improvement) -> list[Check]:
+    """Candidate vs champion on the same test data: absolute and/or relative margin."""
+    m = rule.metric
+    if champion is None:
+        return [Check("improvement", "improvement", m or "*", None, None, SKIP,
+                      "no current champion: the candidate takes the alias")]
+    if m is None:
+        return [Check("improvement", "improvement", "*", None, None, FAIL,
+                      "no gate.improvement.metric declared: a champion is only replaced "
+                      "by `mlgate models promote`")]
+    if champion.metrics is None or m not in champion.metrics or metrics.get(m) is None:
+        return [Check("improvement", "improvement", m, None, None, FAIL,
+                      f"champion v{champion.version} could not be compared on {m}: "
+                      f"{champion.error or 'metric missing'}")]
+    return _margin_checks(metrics[m], champion.metrics[m], champion.version, rule)
+
+
+def _margin_checks(new: float, old: float, version: str, rule: Improvement) -> list[Check]:
+    """The absolute (`min_delta`) and relative (`min_relative`) margin checks."""
+    m = str(rule.metric)
+    delta = round((1.0 if GREATER_IS_BETTER[m] else -1.0) * (new - old), 6)
+    relative = round(delta / abs(old), 6) if old else None  # undefined against a zero
+    checks = []
+    for name, value, limit in (("improvement", delta, rule.min_delta),
+                               ("improvement_relative", relative, rule.min_relative)):
+        if limit is None:
+            continue
+        ok = value is not None and value >= limit
+        checks.append(Check(name, "improvement", m, value, limit, PASS if ok else FAIL,
+                            f"{m} improves on champion v{version} by {value}"
+                            f"{' (relative)' if name.endswith('relative') else ''} "
+                            f"({'>=' if ok else '<'} {limit})"))
+    return checks
 
 
 @dataclass
 class GateDecision:
-    """All checks and the overall verdict."""
+    """Validation checks, improvement checks and what they imply."""
 
-    passed: bool
     checks: list[Check] = field(default_factory=list)
+    improvement: list[Check] = field(default_factory=list)
+    champion: ChampionScore | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True when no validation check failed: the candidate may be registered."""
+        return all(c.passed for c in self.checks)
+
+    @property
+    def beats_champion(self) -> bool:
+        """True when there is no champion or every improvement check passed."""
+        return self.champion is None or all(c.passed for c in self.improvement)
+
+    @property
+    def role(self) -> str:
+        """`rejected`, `champion` or `challenger` (before the smoke test)."""
+        if not self.passed:
+            return REJECTED
+        return CHAMPION if self.beats_champion else CHALLENGER
 
     @property
     def reasons(self) -> list[str]:
-        """The reasons of the failed checks."""
-        return [c.reason for c in self.checks if not c.passed]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"passed": self.passed, "checks": [asdict(c) for c in self.checks],
-                "reasons": self.reasons}
+        """The reasons of every failed check (validation first)."""
+        return [c.reason for c in self.checks + self.improvement if not c.passed]
 
 
-def absolute_checks(metrics: dict[str, float], thresholds: tuple[Threshold, ...]) -> list[Check]:
-    """Compare each metric with its declared min/max."""
-    checks = []
-    for t in thresholds:
-        value = metrics.get(t.metric)
-        for kind, bound in (("min", t.min), ("max", t.max)):
-            if bound is None:
-                continue
-            ok = value is not None and (value >= bound if kind == "min" else value <= bound)
-            op = ">=" if kind == "min" else "<="
-            checks.append(Check(f"{t.metric}_{kind}", t.metric, float(bound), value, ok,
-                                f"{t.metric} = {value} {'satisfies' if ok else 'violates'} "
-                                f"{op} {bound}"))
-    return checks
+def decide(metrics: dict[str, float], champion: ChampionScore | None, cfg: GateConfig,
+           evidence: Evidence | None = None) -> GateDecision:
+    """Apply every declared check to the candidate and compare it with the champion."""
+    evidence = evidence or Evidence()
+    checks = (artifact_checks(evidence) + declared_check(cfg)
+              + absolute_checks(metrics, cfg.thresholds)
+              + slice_checks(evidence.slices, cfg.slices)
+              + latency_check(evidence.latency_ms, cfg.max_latency_ms))
+    return GateDecision(checks, improvement_checks(metrics, champion, cfg.improvement), champion)
 
 
-def improvement_check(metrics: dict[str, float], champion: dict[str, float] | None,
-                      cfg: GateConfig) -> list[Check]:
-    """Candidate must beat the champion (scored on the same test data) by the declared delta."""
-    m = cfg.improvement_metric
-    if m is None:
-        return []
-    if champion is None:
-        return [Check("improvement", m, cfg.min_improvement, None, True,
-                      "no current champion: improvement check does not apply")]
-    sign = 1.0 if GREATER_IS_BETTER[m] else -1.0
-    delta = round(sign * (metrics[m] - champion[m]), 6)
-    ok = delta >= cfg.min_improvement
-    return [Check("improvement", m, cfg.min_improvement, delta, ok,
-                  f"{m} improves on champion by {delta} ({'>=' if ok else '<'} "
-                  f"{cfg.min_improvement})")]
+@dataclass(frozen=True)
+class Outcome:
+    """What happened in the registry: the final decision, the version and alias it got."""
+
+    decision: str
+    version: str | None = None
+    alias: str | None = None
+    smoke_test: str = "not run"
+    detail: str = ""
 
 
-def decide(metrics: dict[str, float], champion: dict[str, float] | None,
-           cfg: GateConfig) -> GateDecision:
-    """Apply every declared check; with none declared, refuse unless allow_unvalidated."""
-    checks = absolute_checks(metrics, cfg.thresholds) + improvement_check(metrics, champion, cfg)
-    if not cfg.thresholds and not cfg.allow_unvalidated:
-        checks.append(Check("declared_thresholds", "*", None, None, False,
-                            "no thresholds declared in gate.thresholds; set some, or "
-                            "gate.allow_unvalidated: true"))
-    return GateDecision(passed=all(c.passed for c in checks), checks=checks)
+def check_rows(decision: GateDecision) -> list[dict[str, Any]]:
+    """Every check (validation, then improvement) as one flat row."""
+    return [c.to_dict() for c in decision.checks + decision.improvement]
 
 
 def gate_report(decision: GateDecision, cfg: GateConfig, metrics: dict[str, float],
-                champion: tuple[str | None, dict[str, float] | None],
-                registered_version: str | None, run_id: str) -> dict[str, Any]:
+                outcome: Outcome, candidate: dict[str, Any]) -> dict[str, Any]:
     """The content of reports/gate.json."""
+    champion = decision.champion
     return {
-        "decision": "registered" if registered_version else "rejected",
-        **decision.to_dict(),
+        "decision": outcome.decision,
+        "passed": decision.passed,
         "model_name": cfg.model_name,
-        "alias": cfg.alias if registered_version else None,
-        "registered_version": registered_version,
-        "candidate": {"run_id": run_id, "metrics": metrics},
-        "previous_champion": ({"version": champion[0], "metrics": champion[1]}
-                              if champion[0] else None),
-        "thresholds": {t.metric: {"min": t.min, "max": t.max} for t in cfg.thresholds},
-        "improvement": {"metric": cfg.improvement_metric, "min_delta": cfg.min_improvement},
+        "registered_version": outcome.version,
+        "alias": outcome.alias,
+        "smoke_test": {"status": outcome.smoke_test, "detail": outcome.detail},
+        "checks": [c.to_dict() for c in decision.checks],
+        "improvement": [c.to_dict() for c in decision.improvement],
+        "reasons": decision.reasons + ([outcome.detail] if outcome.decision == SMOKE_FAILED
+                                       else []),
+        "candidate": {**candidate, "metrics": metrics},
+        "previous_champion": asdict(champion) if champion else None,
+        "config": config_summary(cfg),
     }
 
 
-def version_tags(decision: GateDecision, metrics: dict[str, float], run_id: str) -> dict[str, str]:
-    """Tags for a registered model version: validation status, the gate's numbers, the run."""
-    tags = {"validation_status": "passed" if decision.passed else "failed", "mlflow.run": run_id}
+def config_summary(cfg: GateConfig) -> dict[str, Any]:
+    """The declared checks, as they were applied."""
+    return {
+        "thresholds": {t.metric: {"min": t.min, "max": t.max} for t in cfg.thresholds},
+        "improvement": asdict(cfg.improvement),
+        "latency": {"max_ms_per_1000_rows": cfg.max_latency_ms},
+        "slices": [{"column": s.column, "metric": s.bound.metric, "min": s.bound.min,
+                    "max": s.bound.max} for s in cfg.slices],
+        "slice_min_rows": cfg.slice_min_rows,
+        "alias": cfg.alias, "challenger_alias": cfg.challenger_alias,
+        "fail_on_reject": cfg.fail_on_reject, "allow_unvalidated": cfg.allow_unvalidated,
+    }
+
+
+TAG_KEY_BAD = re.compile(r"[^\w.\- /:]")
+
+
+def tag_key(name: str) -> str:
+    """A model-version tag key MLflow accepts (alphanumerics, `_ - . / : space`)."""
+    return TAG_KEY_BAD.sub("_", name)[:250]
+
+
+def version_tags(decision: GateDecision, metrics: dict[str, float], run_id: str,
+                 evidence: Evidence | None = None) -> dict[str, str]:
+    """Tags for a registered version: validation status, the gate's numbers, the run."""
+    tags = {"validation_status": "passed" if decision.passed else "failed", "run_id": run_id}
     tags.update({f"metric.{k}": str(v) for k, v in metrics.items()})
-    tags.update({f"check.{c.name}": f"{c.value} vs {c.threshold}: {'pass' if c.passed else 'fail'}"
-                 for c in decision.checks})
+    tags.update({tag_key(f"check.{c.name}"): f"{c.value} vs {c.threshold}: {c.status}"
+                 for c in decision.checks + decision.improvement})
+    if evidence is not None and evidence.latency_ms is not None:
+        tags["latency_ms_per_1000_rows"] = str(evidence.latency_ms)
+    if decision.champion is not None:
+        tags["compared_with_champion"] = decision.champion.version
     return tags

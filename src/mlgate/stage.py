@@ -22,14 +22,19 @@ def setup_logging() -> None:
                         datefmt="%H:%M:%S", stream=sys.stderr)
 
 
-def stage_main(name: str, body: Callable[[dict[str, Any]], None]) -> None:
-    """Run a stage body with params.yaml; user errors exit 1 with a one-line message."""
+def stage_main(name: str, body: Callable[[dict[str, Any]], str | None]) -> None:
+    """Run a stage body with params.yaml; user errors exit 1 with a one-line message.
+
+    A body may return a verdict line; it is logged last, after the timing line.
+    """
     setup_logging()
     os.environ.setdefault("DVC_STAGE", name)
     started = time.perf_counter()
     try:
-        body(load_params())
+        verdict = body(load_params())
     except MlgateError as exc:
         log.error("stage %s failed: %s", name, exc)
         sys.exit(1)
     log.info("stage %s done in %.1f s", name, time.perf_counter() - started)
+    if verdict:
+        log.info("%s", verdict)

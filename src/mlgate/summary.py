@@ -16,12 +16,15 @@ def _load(root: Path, path: Path) -> dict[str, Any] | None:
 
 
 def gate_line(gate: dict[str, Any] | None) -> str:
-    """One line for the gate decision."""
+    """One line for the gate decision (champion, challenger, rejected, smoke_failed)."""
     if gate is None:
         return "gate:     not run"
-    if gate["registered_version"]:
-        return (f"gate:     PASSED -> {gate['model_name']} v{gate['registered_version']} "
-                f"is @{gate['alias']}")
+    name, version, decision = gate["model_name"], gate["registered_version"], gate["decision"]
+    if decision in ("champion", "challenger"):
+        return f"gate:     PASSED -> {name} v{version} is @{gate['alias']}"
+    if decision == "smoke_failed":
+        return (f"gate:     SMOKE TEST FAILED -> {name} v{version} registered without alias: "
+                + "; ".join(gate["reasons"]))
     return "gate:     REJECTED (registry unchanged): " + "; ".join(gate["reasons"])
 
 
@@ -30,8 +33,9 @@ def drift_line(drift: dict[str, Any] | None) -> str:
     if drift is None:
         return "drift:    not run"
     cols = [c for c, v in drift["columns"].items() if v["drifted"]]
-    return (f"drift:    {drift['verdict']} ({drift['n_drifted']}/{drift['n_columns']} columns "
-            f"drifted{': ' + ', '.join(cols[:8]) if cols else ''})")
+    action = f", action: {drift['action']}" if "action" in drift else ""
+    return (f"drift:    {drift['verdict']}{action} ({drift['n_drifted']}/{drift['n_columns']} "
+            f"columns drifted{': ' + ', '.join(cols[:8]) if cols else ''})")
 
 
 def summary(root: Path) -> str:

@@ -226,7 +226,9 @@ def log_candidate(candidate: Any) -> str:
 
     from mlgate.training import metric_name
 
-    with mlflow.start_run(run_name=candidate.id, nested=True) as child:
+    parent = mlflow.active_run().info
+    with mlflow.start_run(run_name=candidate.id, nested=True,
+                          experiment_id=parent.experiment_id) as child:
         mlflow.log_params({k: str(v)[:6000] for k, v in candidate.params.items()})
         mlflow.log_metrics({metric_name(k): v for k, v in candidate.cv.items()})
         mlflow.log_metrics({f"{metric_name(k)}_std": v for k, v in candidate.cv_std.items()})

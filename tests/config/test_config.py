@@ -8,6 +8,7 @@ import yaml
 from mlgate.config import compose
 from mlgate.drift import DriftConfig
 from mlgate.gate import GateConfig
+from mlgate.scoring import ScoreConfig
 from mlgate.split import SplitConfig
 from mlgate.training import TrainConfig
 from mlgate.validation import Schema
@@ -40,6 +41,7 @@ def test_every_group_option_composes_into_valid_stage_configs(group, option):
     TrainConfig.from_params(p["data"], p["train"], p["task"]["type"])
     GateConfig.from_params(p["gate"])
     DriftConfig.from_params(p["drift"])
+    ScoreConfig.from_params(p["score"])
 
 
 def test_conf_has_no_runtime_interpolations():

@@ -43,7 +43,7 @@ def check_first_run(repo: Repo, out: str) -> None:
     metrics = report(repo, "metrics.json")
     assert 0.6 < metrics["roc_auc"] <= 1.0
     gate = report(repo, "gate.json")
-    assert gate["decision"] == "registered" and gate["registered_version"] == "1"
+    assert gate["decision"] == "champion" and gate["registered_version"] == "1"
     drift = report(repo, "drift.json")
     assert drift["n_columns"] == 30 and "binexp" not in drift["columns"]
     assert (repo.path / "mlartifacts").is_dir() and not (repo.path / "mlruns").exists()
@@ -65,7 +65,7 @@ def check_mlflow_run(repo: Repo) -> None:
     assert run.data.params["train.fold"] == "3" and run.data.params["data.target"] == "binexp"
     for key in ("cv_auc", "test_roc_auc", "test_log_loss", "drift_share_drifted"):
         assert key in run.data.metrics, key
-    assert run.data.tags["mlgate.gate"] == "registered"
+    assert run.data.tags["mlgate.gate"] == "champion"
     assert {f"mlgate.stage.{s}" for s in ("train", "evaluate", "register", "drift")} <= set(
         run.data.tags)
     assert {"mlgate.md5.train_data", "mlgate.md5.params_yaml", "git.commit"} <= set(run.data.tags)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +11,16 @@ import pandas as pd
 import pytest
 
 from mlgate.drift import (
+    ColumnRule,
     DriftConfig,
     DriftError,
+    decide_action,
+    fails,
     run_drift,
     save_html,
     select_columns,
+    share_action,
+    verdict_line,
 )
 
 # Category frequencies of the integer-coded "region" column.
@@ -229,7 +234,9 @@ def _is_plain(value: object) -> bool:
 def test_summary_shape_and_json_round_trip(shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     summary, _ = run_drift(*shifted, DriftConfig(categorical=["region"]))
     assert set(summary) == {"dataset_drift", "verdict", "share_drifted", "n_drifted", "n_columns",
-                            "drift_share_threshold", "columns"}
+                            "drift_share_threshold", "columns", "prediction_drift",
+                            "target_drift", "quality", "action", "action_reasons"}
+    assert summary["prediction_drift"] == {} and summary["target_drift"] == {}
     for res in summary["columns"].values():
         assert set(res) == {"score", "method", "threshold", "drifted"}
     assert type(summary["n_drifted"]) is int and type(summary["share_drifted"]) is float
@@ -249,35 +256,217 @@ def test_save_html_is_atomic(tmp_path: Path, shifted: tuple[pd.DataFrame, pd.Dat
     assert sorted(p.name for p in out.parent.iterdir()) == ["drift.html"]
 
 
-# Real data: RAND Health Insurance Experiment (statsmodels) ----------------------------------
+# 7. Actions, outputs, quality, per-column overrides -------------------------------------------
+
+def _summary(share: float, drifted: tuple[str, ...] = (), outputs: tuple[str, ...] = (),
+             target: tuple[str, ...] = ()) -> dict:
+    """A drift summary with the given share and drifted feature/output/target columns."""
+    cols = {c: {"drifted": c in drifted} for c in ("a", "b", "c", *drifted)}
+    return {"share_drifted": share, "n_drifted": len(drifted), "n_columns": len(cols),
+            "columns": cols, "prediction_drift": {c: {"drifted": True} for c in outputs},
+            "target_drift": {c: {"drifted": True} for c in target}}
+
+
+ACTION_CFG = DriftConfig(actions={"retrain": 0.1, "investigate": 0.3},
+                         per_column={"a": ColumnRule(important=True)})
+
+
+@pytest.mark.parametrize(("share", "action"), [(0.0, "none"), (0.099, "none"), (0.1, "retrain"),
+                                               (0.29, "retrain"), (0.3, "investigate"),
+                                               (1.0, "investigate")])
+def test_share_maps_to_action(share: float, action: str) -> None:
+    assert share_action(share, ACTION_CFG) == action
+    assert decide_action(_summary(share), ACTION_CFG)[0] == action
+
+
+def test_important_column_alone_triggers_retrain() -> None:
+    action, reasons = decide_action(_summary(0.05, drifted=("a",)), ACTION_CFG)
+    assert action == "retrain" and reasons == ["important column(s) drifted: a"]
+    assert decide_action(_summary(0.05, drifted=("b",)), ACTION_CFG)[0] == "none"
+    assert decide_action(_summary(0.5, drifted=("a",)), ACTION_CFG)[0] == "investigate"
+
+
+def test_output_and_target_drift_escalate_as_configured() -> None:
+    assert decide_action(_summary(0.0, outputs=("probability",)), ACTION_CFG) == (
+        "retrain", ["prediction drift: probability"])
+    quiet = dataclasses.replace(ACTION_CFG, on_prediction_drift="none",
+                                on_target_drift="investigate")
+    assert decide_action(_summary(0.0, outputs=("probability",)), quiet)[0] == "none"
+    assert decide_action(_summary(0.0, target=("y",)), quiet)[0] == "investigate"
+
+
+@pytest.mark.parametrize(("action", "fail_on", "fails_"), [
+    ("investigate", "never", False), ("none", "retrain", False), ("retrain", "retrain", True),
+    ("investigate", "retrain", True), ("retrain", "investigate", False),
+    ("investigate", "investigate", True)])
+def test_fail_on(action: str, fail_on: str, fails_: bool) -> None:
+    assert fails(action, fail_on) is fails_
+
+
+def _scored(frame: pd.DataFrame, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    """Add a label, a prediction and a probability (shifted by `shift`) to a table."""
+    rng = np.random.default_rng(seed)
+    proba = np.clip(1 / (1 + np.exp(-frame["x1"].to_numpy())) + shift, 0, 1)
+    return frame.assign(y=(rng.random(len(frame)) < proba).astype(int),
+                        prediction=(proba > 0.5).astype(int), probability=proba,
+                        model_uri="models:/m/1")
+
+
+def test_prediction_and_target_drift(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = _scored(halves[0], 1), _scored(halves[1], 2, shift=0.3)
+    summary, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]), target="y")
+    assert summary["n_columns"] == 5  # prediction, probability, model_uri, y are not features
+    assert set(summary["prediction_drift"]) == {"prediction", "probability"}
+    assert summary["prediction_drift"]["probability"]["drifted"] is True
+    assert summary["prediction_drift"]["prediction"]["method"] == "Jensen-Shannon distance"
+    assert summary["target_drift"]["y"]["drifted"] is True  # more positives in the batch
+    assert summary["action"] == "retrain" and _drifted(summary) == []
+    assert summary["action_reasons"] == ["prediction drift: prediction, probability",
+                                         "target drift: y"]
+
+
+def test_regression_outputs_are_numerical(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = (h.assign(prediction=h["x2"] * 2.0, spend=h["x3"] + 1.0) for h in halves)
+    summary, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]), target="spend",
+                           task="regression")
+    assert set(summary["prediction_drift"]) == {"prediction"}  # no probability in regression
+    assert summary["prediction_drift"]["prediction"]["method"] == "Wasserstein distance (normed)"
+    assert summary["target_drift"]["spend"]["method"] == "Wasserstein distance (normed)"
+    assert summary["action"] == "none"
+
+
+def test_no_output_drift_on_same_distribution(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = _scored(halves[0], 1), _scored(halves[1], 2)
+    summary, _ = run_drift(ref, cur.drop(columns="y"), DriftConfig(categorical=["region"]),
+                           target="y")
+    assert summary["target_drift"] == {}  # the batch has no labels
+    assert not any(v["drifted"] for v in summary["prediction_drift"].values())
+    assert summary["action"] == "none"
+    assert summary["action_reasons"] == ["drifted share 0.000 < retrain at 0.05"]
+
+
+def test_quality_summary(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    ref, cur = halves
+    cur = cur.assign(**{c: cur[c].clip(ref[c].min(), ref[c].max()) for c in NUMERIC})
+    cur.loc[:119, "x2"] = np.nan  # 120 missing values
+    cur.loc[200:204, "x3"] = ref["x3"].max() + 1.0  # 5 values above the reference maximum
+    cur.loc[300:302, "region"] = 99  # 3 rows of a category the reference never had
+    summary, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]))
+    quality = summary["quality"]
+    assert (quality["missing_values"], quality["out_of_range_values"],
+            quality["new_category_values"]) == (120, 5, 3)
+    assert quality["columns"]["x2"] == {"missing_values": 120, "missing_share": 0.1,
+                                        "reference_missing_share": 0.0}
+    assert quality["columns"]["x3"] == {"out_of_range_values": 5}
+    assert quality["columns"]["region"] == {"new_category_values": 3}
+    assert set(quality["columns"]) == {"x2", "x3", "region"}
+
+
+def test_per_column_method_and_threshold(shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    rules = {"x1": ColumnRule(threshold=5.0), "x2": ColumnRule(method="psi", threshold=0.2)}
+    summary, _ = run_drift(*shifted, DriftConfig(categorical=["region"], per_column=rules))
+    x1, x2 = summary["columns"]["x1"], summary["columns"]["x2"]
+    assert x1["threshold"] == 5.0 and x1["drifted"] is False  # the 1.5-std shift is tolerated
+    assert (x2["method"], x2["threshold"]) == ("psi", 0.2)
+    assert summary["columns"]["x3"]["method"] == "Wasserstein distance (normed)"
+    assert summary["action"] == "none"
+
+
+def test_verdict_line_names_verdict_action_and_columns(
+        shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    cfg = DriftConfig(categorical=["region"], per_column={"x1": ColumnRule(important=True)},
+                      actions={"retrain": 0.5, "investigate": 0.8})
+    summary, _ = run_drift(*shifted, cfg)
+    assert summary["action"] == "retrain"
+    assert verdict_line(summary).startswith(
+        "drift verdict: no_drift, action: retrain (1/5 features drifted: x1; outputs drifted: "
+        "none; why: important column(s) drifted: x1)")
+
+
+def test_from_params_new_keys() -> None:
+    cfg = DriftConfig.from_params({
+        "per_column": {"income": {"important": True, "threshold": 0.2}, "plan": None},
+        "actions": {"retrain": 0.1, "investigate": 0.4}, "on_prediction_drift": "none",
+        "fail_on": "investigate", "retrain": {"overrides": ["split.current='year >= 5'"]}})
+    assert cfg.per_column == {"income": ColumnRule(None, 0.2, True), "plan": ColumnRule()}
+    assert cfg.important == ["income"]
+    assert cfg.actions == {"retrain": 0.1, "investigate": 0.4}
+    assert (cfg.on_prediction_drift, cfg.on_target_drift, cfg.fail_on) == (
+        "none", "retrain", "investigate")
+    assert cfg.retrain == {"overrides": ["split.current='year >= 5'"]}
+
+
+@pytest.mark.parametrize(("section", "key"), [
+    ({"per_column": {"x": {"importance": True}}}, r"drift\.per_column\.x\.importance"),
+    ({"per_column": {"x": {"important": "yes"}}}, r"drift\.per_column\.x\.important"),
+    ({"per_column": {"x": {"threshold": 0}}}, r"drift\.per_column\.x\.threshold"),
+    ({"per_column": ["x"]}, r"drift\.per_column"),
+    ({"actions": {"retrain": 0.5, "investigate": 0.3}}, r"drift\.actions\.retrain"),
+    ({"actions": {"retrain": 0.1}}, r"drift\.actions\.investigate"),
+    ({"actions": {"retrain": 0.1, "investigate": 0.3, "panic": 0.9}}, r"drift\.actions\.panic"),
+    ({"fail_on": "always"}, r"drift\.fail_on"),
+    ({"on_target_drift": "alert"}, r"drift\.on_target_drift"),
+    ({"retrain": {"overrides": ["train"]}}, r"drift\.retrain\.overrides"),
+    ({"retrain": {"set": []}}, r"drift\.retrain\.set"),
+])
+def test_from_params_rejects_bad_new_values(section: dict, key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        DriftConfig.from_params(section)
+
+
+# Real data: RAND Health Insurance Experiment (statsmodels), with the committed drift config ---
 
 @pytest.fixture(scope="module")
-def randhie() -> pd.DataFrame:
-    """The full RAND HIE table (20,190 person-years, years 1-5) shipped with statsmodels."""
-    pytest.importorskip("statsmodels.datasets.randhie")
-    csv = resources.files("statsmodels.datasets.randhie") / "src" / "randhie.csv"
-    with resources.as_file(csv) as path:
-        return pd.read_csv(path)
+def shipped(params: dict) -> DriftConfig:
+    """The committed `drift:` config plus data.categorical, as the drift stage builds it."""
+    cfg = DriftConfig.from_params(params["drift"])
+    return dataclasses.replace(cfg, exclude=[*cfg.exclude, *RANDHIE_EXCLUDE],
+                               categorical=[*cfg.categorical, *params["data"]["categorical"]])
 
 
-RANDHIE_CFG = DriftConfig(exclude=RANDHIE_EXCLUDE, categorical=RANDHIE_CATEGORICAL)
+def test_shipped_config_names_randhie_columns(shipped: DriftConfig) -> None:
+    assert set(RANDHIE_CATEGORICAL) <= set(shipped.categorical)
+    assert "income" in shipped.important
+    assert shipped.fail_on == "never"
 
 
-def test_randhie_later_years_drift_in_income(randhie: pd.DataFrame) -> None:
+def test_randhie_later_years_drift_in_income(randhie: pd.DataFrame,
+                                             shipped: DriftConfig) -> None:
     ref, cur = randhie[randhie["year"] <= 3], randhie[randhie["year"] >= 4]
-    summary, _ = run_drift(ref, cur, RANDHIE_CFG)
+    summary, _ = run_drift(ref, cur, shipped, target="binexp")
     assert summary["n_columns"] == 30
     income = summary["columns"]["income"]
     assert income["drifted"] is True
     assert income["method"] == "Wasserstein distance (normed)"
     assert income["score"] >= income["threshold"] == 0.1
     assert summary["columns"]["plan"]["method"] == "Jensen-Shannon distance"
-    assert summary["dataset_drift"] is False  # only a few of 30 columns move (income, site)
+    assert {"income", "site"} <= set(_drifted(summary))
+    assert summary["share_drifted"] >= shipped.actions["retrain"]
+    assert summary["share_drifted"] < shipped.actions["investigate"]
+    assert (summary["verdict"], summary["action"]) == ("drift", "retrain")
+    assert summary["target_drift"]["binexp"]["drifted"] is False  # 77% -> 80% with spend
+    line = verdict_line(summary)
+    assert line.startswith("drift verdict: drift, action: retrain") and "income" in line
 
 
-def test_randhie_random_halves_do_not_drift(randhie: pd.DataFrame) -> None:
+def test_randhie_random_halves_do_not_drift(randhie: pd.DataFrame,
+                                            shipped: DriftConfig) -> None:
     ref, cur = _halves(randhie[randhie["year"] <= 3], seed=0)
-    summary, _ = run_drift(ref, cur, RANDHIE_CFG)
+    summary, _ = run_drift(ref, cur, shipped, target="binexp")
     assert summary["dataset_drift"] is False
-    assert _drifted(summary) == []
+    assert _drifted(summary) == [] and summary["target_drift"]["binexp"]["drifted"] is False
     assert summary["columns"]["income"]["score"] < 0.05
+    assert (summary["verdict"], summary["action"]) == ("no_drift", "none")
+
+
+@pytest.mark.parametrize(("column", "action"), [("mhi", "none"), ("income", "retrain")])
+def test_randhie_synthetic_shift_is_caught_and_named(randhie: pd.DataFrame, shipped: DriftConfig,
+                                                     column: str, action: str) -> None:
+    ref, cur = _halves(randhie[randhie["year"] <= 3], seed=0)
+    cur = cur.assign(**{column: cur[column] + 0.5 * ref[column].std()})
+    summary, _ = run_drift(ref, cur, shipped)
+    assert _drifted(summary) == [column]
+    assert summary["columns"][column]["score"] == pytest.approx(0.5, abs=0.1)
+    # one column of 30 (share 0.033) is below `retrain`; only an important column escalates
+    assert summary["action"] == action
+    assert f"1/30 features drifted: {column};" in verdict_line(summary)

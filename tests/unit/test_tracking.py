@@ -88,6 +88,7 @@ def test_candidates_are_child_runs_and_reused_models_get_their_own_row(store, mo
     client = mlflow.MlflowClient()
     child = client.get_run(child_id)
     assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert child.info.experiment_id == parent.info.experiment_id, "children in the same experiment"
     assert child.data.params["max_depth"] == "3" and child.data.metrics["cv_auc_std"] == 0.01
     run_info = {"run_id": parent.info.run_id}
     with pipeline_run(store, "drift", run_info) as same:

@@ -1,0 +1,121 @@
+"""From gate decision to registry: register, smoke-test, then compare-and-set the aliases.
+
+Everything that writes to the registry runs under the repository's registry lock, and the
+champion is re-read inside it: two pipelines finishing together cannot both become champion
+on the strength of a comparison with a champion that is no longer current.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlgate.gate import (
+    CHAMPION,
+    REJECTED,
+    SMOKE_FAILED,
+    ChampionScore,
+    Evidence,
+    GateConfig,
+    GateDecision,
+    Outcome,
+    decide,
+    version_tags,
+)
+from mlgate.registry import (
+    current_version,
+    register_version,
+    set_alias,
+    set_champion,
+    set_version_tags,
+)
+from mlgate.registry_lock import registry_lock
+from mlgate.smoke import smoke_test
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The model the pipeline just trained: where it is logged and what the gate measured."""
+
+    model_uri: str
+    run_id: str
+    metrics: dict[str, float]
+    evidence: Evidence = field(default_factory=Evidence)
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    def tags(self, decision: GateDecision) -> dict[str, str]:
+        """Version tags: the gate's numbers, the run, git/DVC/data provenance."""
+        return {**self.provenance,
+                **version_tags(decision, self.metrics, self.run_id, self.evidence)}
+
+    def summary(self) -> dict[str, Any]:
+        """The candidate part of reports/gate.json (without metrics)."""
+        ev = self.evidence
+        return {"run_id": self.run_id, "model_uri": self.model_uri,
+                "latency_ms_per_1000_rows": ev.latency_ms, "has_signature": ev.has_signature,
+                "has_input_example": ev.has_input_example,
+                "slices": [asdict(s) for s in ev.slices], "provenance": self.provenance}
+
+
+Rescore = Callable[[], ChampionScore | None]
+
+
+def _same_champion(seen: ChampionScore | None, current: Any | None) -> bool:
+    """True when the alias still points where it did when the champion was scored."""
+    if current is None or seen is None:
+        return current is None and seen is None
+    return str(current.version) == seen.version
+
+
+def recheck(decision: GateDecision, cfg: GateConfig, cand: Candidate,
+            rescore: Rescore) -> GateDecision:
+    """Inside the lock: re-read the champion; if it moved, score the new one and decide again."""
+    if _same_champion(decision.champion, current_version(cfg.model_name, cfg.alias)):
+        return decision
+    log.info("the %s changed while this candidate was evaluated: comparing again", cfg.alias)
+    return decide(cand.metrics, rescore(), cfg, cand.evidence)
+
+
+def _move_aliases(cfg: GateConfig, version: str, role: str) -> str:
+    """Give `version` the champion (with history) or the challenger alias; return it."""
+    if role == CHAMPION:
+        set_champion(cfg.model_name, version, cfg.alias, cfg.challenger_alias)
+        return cfg.alias
+    set_alias(cfg.model_name, version, cfg.challenger_alias)
+    return cfg.challenger_alias
+
+
+def register_candidate(cfg: GateConfig, cand: Candidate, decision: GateDecision,
+                       rescore: Rescore, tracking_uri: str) -> tuple[GateDecision, Outcome]:
+    """Register a passing candidate, smoke-test it, then compare-and-set the aliases."""
+    name = cfg.model_name
+    with registry_lock():
+        version = register_version(cand.model_uri, name,
+                                   {**cand.tags(decision), "validation_status": "pending"})
+        smoke = smoke_test(f"models:/{name}/{version}", tracking_uri)
+        if not smoke.ok:
+            set_version_tags(name, version, {"validation_status": "failed",
+                                             "smoke_test": f"failed: {smoke.detail}"[:5000]})
+            log.error("smoke test failed; aliases unchanged: %s", smoke.detail)
+            return decision, Outcome(SMOKE_FAILED, version, None, "failed", smoke.detail)
+        decision = recheck(decision, cfg, cand, rescore)
+        alias = _move_aliases(cfg, version, decision.role)
+        set_version_tags(name, version, {**cand.tags(decision), "validation_status": "passed",
+                                         "smoke_test": "passed", "gate.role": decision.role,
+                                         "gate.decided_at_ms": str(int(time.time() * 1000))})
+    return decision, Outcome(decision.role, version, alias, "passed", smoke.detail)
+
+
+def run_gate(cfg: GateConfig, cand: Candidate, rescore: Rescore,
+             tracking_uri: str) -> tuple[GateDecision, Outcome]:
+    """Decide; register and move aliases only when every validation check passed."""
+    decision = decide(cand.metrics, rescore(), cfg, cand.evidence)
+    if not decision.passed:
+        log.warning("gate rejected the candidate: %s", "; ".join(decision.reasons))
+        return decision, Outcome(REJECTED)
+    return register_candidate(cfg, cand, decision, rescore, tracking_uri)

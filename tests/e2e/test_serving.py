@@ -1,0 +1,94 @@
+"""Serving the champion: `mlflow models serve` started by mlgate on loopback, stopped by pid."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import urllib.request
+
+import mlflow
+import numpy as np
+import pytest
+
+from mlgate.errors import MlgateError
+from mlgate.serving import HOST, free_port, group_alive, start_server
+from tests.e2e.conftest import clean_env
+from tests.e2e.test_registry import (
+    MODEL,
+    PYTHON,
+    TARGET,
+    Store,
+    champion_v1,
+    fit,
+    in_store,
+    split_frames,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def post(url: str, payload: dict) -> dict:
+    """POST JSON, return the decoded JSON answer."""
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        assert resp.status == 200
+        return json.loads(resp.read())
+
+
+def test_served_champion_answers_over_http_and_stops_by_pid(tmp_path, params, randhie):
+    frames = split_frames(randhie, params)
+    model = fit("boosted", frames[0])
+    store = Store(tmp_path, params)
+    champion_v1(store, model, frames)
+    rows = frames[1].dropna().head(25)
+    X = rows.drop(columns=[TARGET])
+    server = start_server(f"models:/{MODEL}@champion", store.uri)
+    try:
+        assert server.url.startswith(f"http://{HOST}:")
+        payload = {"dataframe_split": json.loads(X[X.columns[::-1]].to_json(orient="split"))}
+        answer = post(f"{server.url}/invocations", payload)
+    finally:
+        server.stop()
+    assert server.process.poll() is not None and not group_alive(server.pid), (
+        "the server and its workers must be gone after stop()")
+    served = np.asarray(answer["predictions"])
+    assert served.shape == (len(X),)
+    np.testing.assert_array_equal(served, model.predict(X))
+    with in_store(tmp_path):
+        mlflow.set_tracking_uri(store.uri)
+        local = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion").predict(X)
+    np.testing.assert_array_equal(served, local)
+
+
+def test_server_that_cannot_start_is_reported_and_cleaned_up(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(MlgateError, match=r"mlflow models serve` exited with code") as info:
+        start_server("models:/no-such-model@champion", uri, timeout=120)
+    assert "no-such-model" in str(info.value)
+
+
+@pytest.mark.slow
+def test_mlgate_models_serve_runs_until_interrupted(tmp_path, params, randhie):
+    frames = split_frames(randhie, params)
+    store = Store(tmp_path, params)
+    champion_v1(store, fit("linear", frames[0]), frames)
+    port = free_port()
+    proc = subprocess.Popen([PYTHON, "-m", "mlgate.cli", "models", "serve", "--port", str(port)],
+                            cwd=tmp_path, env=clean_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert f"serving {MODEL} v1 (@champion) at http://{HOST}:{port}/invocations" in line, (
+            line + proc.stderr.read() if proc.poll() is not None else line)
+        pid = int(re.search(r"\(pid (\d+)\)", line).group(1))
+        X = frames[1].dropna().drop(columns=[TARGET]).head(5)
+        answer = post(f"http://{HOST}:{port}/invocations",
+                      {"dataframe_split": json.loads(X.to_json(orient="split"))})
+        assert len(answer["predictions"]) == 5
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0 and not group_alive(pid)
