@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup params run repro test test-slow lint ui clean bench-train
+.PHONY: help setup params run repro test test-slow lint ui clean bench-train sweep
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,7 @@ params: setup ## Compose conf/ into params.yaml (commit both together)
 	$(BIN)/mlgate params
 
 run: setup ## Set up, run the whole pipeline (dvc repro) and print a summary
+	$(BIN)/mlgate init-store
 	$(BIN)/dvc repro
 	@$(BIN)/mlgate summary
 
@@ -48,3 +49,11 @@ clean: ## Remove pipeline outputs and the local MLflow store (keeps .venv and th
 
 bench-train: setup ## Benchmark: train stage vs PyCaret defaults on the same data (prints the ratio)
 	$(BIN)/python bench/train_vs_pycaret.py --repeats 2
+
+sweep: setup ## Queue a 4-experiment sweep (2 estimators x 2 folds, fast preset), run it on 2 workers
+	$(BIN)/mlgate init-store
+	$(BIN)/dvc exp run --queue -S experiment=fast -S 'train.estimators=choice([lr],[lightgbm])' -S 'train.fold=3,5'
+	$(BIN)/dvc queue start -j 2
+	@while $(BIN)/dvc queue status | grep -qE 'Queued|Running'; do sleep 10; done
+	$(BIN)/dvc queue status
+	$(BIN)/dvc exp show --only-changed --drop 'columns\..*|quality\..*|Created'

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlgate.errors import ConfigError, DataError
+from mlgate.frames import row_mask
 from mlgate.io import read_table
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,7 @@ def apply_filter(df: pd.DataFrame, rule: str | None) -> pd.DataFrame:
     """Keep the rows where `data.filter` (a pandas expression) holds; None keeps every row."""
     if not rule:
         return df
-    try:
-        mask = df.eval(rule)
-    except Exception as exc:  # pandas raises several types for bad expressions
-        raise ConfigError(f"`data.filter` = {rule!r} cannot be evaluated: {exc}") from exc
-    if not (isinstance(mask, pd.Series) and pd.api.types.is_bool_dtype(mask)):
-        raise ConfigError(f"`data.filter` = {rule!r} must give True/False per row")
+    mask = row_mask(df, rule, "data.filter")
     log.info("data.filter %r keeps %d of %d rows", rule, int(mask.sum()), len(df))
     return df[mask]
 

@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from mlgate.errors import ConfigError, DataError
+from mlgate.frames import row_mask
 from mlgate.params import check_keys
 
 
@@ -34,12 +35,7 @@ class SplitConfig:
 
 def split_current(df: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows where `rule` (a pandas query) holds are the current batch; the rest model data."""
-    try:
-        mask = df.eval(rule)
-    except Exception as exc:  # pandas raises several types for bad expressions
-        raise ConfigError(f"`split.current` = {rule!r} cannot be evaluated: {exc}") from exc
-    if not (isinstance(mask, pd.Series) and pd.api.types.is_bool_dtype(mask)):
-        raise ConfigError(f"`split.current` = {rule!r} must give True/False per row")
+    mask = row_mask(df, rule, "split.current")
     model, current = df[~mask], df[mask]
     if model.empty or current.empty:
         raise DataError(f"`split.current` = {rule!r} leaves {len(model)} model rows and "

@@ -107,6 +107,20 @@ def test_pipeline_end_to_end(repo: Repo):
     gate = report(repo, "gate.json")
     assert gate["decision"] == "rejected" and "roc_auc" in gate["reasons"][0]
     assert registry(repo) == (["1"], "1"), "a rejected model must not touch the registry"
+    check_run_cache_restore(repo, first.info.run_id)
+
+
+def check_run_cache_restore(repo: Repo, first_run_id: str) -> None:
+    """An experiment DVC restores from its run-cache still points to the run that produced it."""
+    retrained = repo.dvc("exp", "run", "-S", "train.fold=2")
+    assert "train" in ran(retrained.stdout)
+    assert json.loads((repo.path / "models/run.json").read_text())["run_id"] != first_run_id
+    restored = repo.dvc("exp", "run")  # back to the committed params
+    assert "Stage 'train' is cached" in restored.stdout, restored.stdout
+    assert "train" not in ran(restored.stdout)
+    assert json.loads((repo.path / "models/run.json").read_text())["run_id"] == first_run_id
+    mlflow.set_tracking_uri(repo.tracking_uri())
+    assert mlflow.pyfunc.load_model(f"runs:/{first_run_id}/model").metadata.signature
 
 
 def test_bad_dtype_fails_at_validate_and_registry_is_untouched(repo: Repo):
