@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup params run repro test test-slow lint ui clean bench-train sweep
+.PHONY: help setup params run repro test test-slow lint ui clean bench-train sweep screenshot
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,3 +57,6 @@ sweep: setup ## Queue a 4-experiment sweep (2 estimators x 2 folds, fast preset)
 	@while $(BIN)/dvc queue status | grep -qE 'Queued|Running'; do sleep 10; done
 	$(BIN)/dvc queue status
 	$(BIN)/dvc exp show --only-changed --drop 'columns\..*|quality\..*|Created'
+
+screenshot: setup ## PNG of the MLflow compare view of the newest 4 runs (needs Debian's chromium)
+	$(BIN)/python scripts/compare_screenshot.py --runs 4 --out docs/mlflow-compare.png

@@ -18,7 +18,9 @@ def main(params: dict) -> None:
     train = read_table(paths.TRAIN)
     with pipeline_run(require(params, "tracking"), "train") as run:
         mlflow.set_tags(content_tags({"train_data": paths.TRAIN, "test_data": paths.TEST}))
-        mlflow.log_params(flatten({k: params[k] for k in ("task", "data", "split", "train")}))
+        logged = {k: params[k] for k in ("task", "data", "split", "train")}
+        logged["data"] = {k: v for k, v in params["data"].items() if k != "by_task"}  # resolved
+        mlflow.log_params(flatten(logged))
         mlflow.log_artifact(PARAMS_FILE)
         children = {}
         result = train_model(train, cfg, lambda c: children.update({c.id: log_candidate(c)}))

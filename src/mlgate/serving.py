@@ -45,6 +45,7 @@ class Server:
     process: subprocess.Popen
     url: str
     log_path: Path
+    name: str = "mlflow models serve"
 
     @property
     def pid(self) -> int:
@@ -118,38 +119,56 @@ def start_server(model_uri: str, tracking_uri: str, port: int | None = None,
                  timeout: float = START_TIMEOUT_S) -> Server:
     """Start `mlflow models serve -m MODEL_URI --env-manager local` on 127.0.0.1; wait for it."""
     port = port or free_port()
-    fd, log_name = tempfile.mkstemp(prefix="mlgate-serve-", suffix=".log")
-    bin_dir = str(Path(sys.executable).parent)  # the server execs `uvicorn` from PATH
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
-           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     cmd = [*mlflow_command(), "models", "serve", "-m", model_uri, "--env-manager", "local",
            "-h", HOST, "-p", str(port)]
+    server = launch(cmd, port, tracking_uri, "/ping", timeout, "mlflow models serve")
+    log.info("serving %s at %s (pid %d)", model_uri, server.url, server.pid)
+    return server
+
+
+def start_ui(tracking_uri: str, port: int | None = None,
+             timeout: float = START_TIMEOUT_S) -> Server:
+    """Start the MLflow UI (`mlflow ui`) for `tracking_uri` on 127.0.0.1; wait for /health."""
+    port = port or free_port()
+    cmd = [*mlflow_command(), "ui", "--backend-store-uri", tracking_uri, "--host", HOST,
+           "--port", str(port)]
+    server = launch(cmd, port, tracking_uri, "/health", timeout, "mlflow ui")
+    log.info("MLflow UI for %s at %s (pid %d)", tracking_uri, server.url, server.pid)
+    return server
+
+
+def launch(cmd: list[str], port: int, tracking_uri: str, health: str, timeout: float,
+           name: str) -> Server:
+    """Start `cmd` in its own process group, logging to a temp file; wait until healthy."""
+    fd, log_name = tempfile.mkstemp(prefix="mlgate-server-", suffix=".log")
+    bin_dir = str(Path(sys.executable).parent)  # the servers exec `uvicorn` from PATH
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     with os.fdopen(fd, "w") as out:
         process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    server = Server(process, f"http://{HOST}:{port}", Path(log_name))
-    log.info("serving %s at %s (pid %d, log %s)", model_uri, server.url, server.pid, log_name)
+    server = Server(process, f"http://{HOST}:{port}", Path(log_name), name)
     try:
-        wait_healthy(server, timeout)
+        wait_healthy(server, timeout, health)
     except BaseException:
         server.stop()
         raise
     return server
 
 
-def wait_healthy(server: Server, timeout: float = START_TIMEOUT_S) -> None:
-    """Poll GET /ping until it answers 200; MlgateError if the server dies or times out."""
+def wait_healthy(server: Server, timeout: float = START_TIMEOUT_S, health: str = "/ping") -> None:
+    """Poll GET `health` until it answers 200; MlgateError if the server dies or times out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise MlgateError(f"`mlflow models serve` exited with code {server.process.returncode}"
-                              f":\n{server.log_tail()}")
+            raise MlgateError(f"`{server.name}` exited with code "
+                              f"{server.process.returncode}:\n{server.log_tail()}")
         try:
-            with urllib.request.urlopen(f"{server.url}/ping", timeout=2) as resp:
+            with urllib.request.urlopen(f"{server.url}{health}", timeout=2) as resp:
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.5)
-    raise MlgateError(f"model server at {server.url} not healthy after {timeout:.0f} s:\n"
+    raise MlgateError(f"server at {server.url} not healthy after {timeout:.0f} s:\n"
                       f"{server.log_tail()}")

@@ -1,0 +1,82 @@
+"""Screenshot of the MLflow compare view for the newest pipeline runs, in headless Chromium.
+
+Starts the MLflow UI for the repository's store on 127.0.0.1 (stopped by pid afterwards),
+opens the compare view of the newest `--runs` top-level runs and saves a PNG.
+Needs Debian's `chromium` (`apt-get install chromium`). Run: `make screenshot`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+from pathlib import Path
+
+from mlgate.params import load_params, repo_root
+from mlgate.serving import start_ui
+from mlgate.tracking import tracking_uri
+
+log = logging.getLogger("screenshot")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+
+
+def newest_runs(uri: str, experiment: str, n: int) -> tuple[str, list[str]]:
+    """(experiment id, ids of the newest `n` top-level runs) in the store."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        raise SystemExit(f"no MLflow experiment {experiment!r} in {uri}: run `make sweep` first")
+    runs = [r for r in client.search_runs([exp.experiment_id], order_by=["start_time DESC"])
+            if "mlflow.parentRunId" not in r.data.tags][:n]
+    return exp.experiment_id, [r.info.run_id for r in runs]
+
+
+def compare_url(base: str, experiment_id: str, run_ids: list[str]) -> str:
+    """The MLflow UI's compare-runs view for these runs."""
+    query = urllib.parse.urlencode({"runs": json.dumps(run_ids),
+                                    "experiments": json.dumps([experiment_id])})
+    return f"{base}/#/compare-runs?{query}"
+
+
+def screenshot(url: str, out: Path, width: int, height: int) -> None:
+    """Render `url` in headless Chromium and save a PNG."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise SystemExit("chromium not found: apt-get install chromium")
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                        f"--window-size={width},{height}", "--virtual-time-budget=30000",
+                        f"--screenshot={out}", url], check=True, capture_output=True,
+                       timeout=180)
+
+
+def main() -> None:
+    """Start the UI, screenshot the compare view, stop the UI."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=Path("docs/mlflow-compare.png"))
+    parser.add_argument("--size", default="1600x1400")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = load_params(repo_root() / "params.yaml")["tracking"]
+    uri = tracking_uri(cfg)
+    experiment_id, run_ids = newest_runs(uri, cfg.get("experiment") or "mlgate", args.runs)
+    width, height = (int(v) for v in args.size.split("x"))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with start_ui(uri) as ui:
+        screenshot(compare_url(ui.url, experiment_id, run_ids), args.out.resolve(), width,
+                   height)
+    log.info("wrote %s (%d runs)", args.out, len(run_ids))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
