@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup params run repro test test-slow lint ui clean bench-train sweep screenshot
+.PHONY: help setup params run repro test test-slow lint ui clean bench-train sweep screenshot bench-noop
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,3 +60,6 @@ sweep: setup ## Queue a 4-experiment sweep (2 estimators x 2 folds, fast preset)
 
 screenshot: setup ## PNG of the MLflow compare view of the newest 4 runs (needs Debian's chromium)
 	$(BIN)/python scripts/compare_screenshot.py --runs 4 --out docs/mlflow-compare.png
+
+bench-noop: setup ## Benchmark: no-op dvc repro vs dvc status (run `make run` first)
+	$(BIN)/python bench/noop_repro.py --repeats 5
