@@ -31,6 +31,7 @@ from mlgate.registry import (
     set_alias,
     set_champion,
     set_version_tags,
+    validated_version,
 )
 from mlgate.registry_lock import registry_lock
 from mlgate.smoke import smoke_test
@@ -95,6 +96,9 @@ def register_candidate(cfg: GateConfig, cand: Candidate, decision: GateDecision,
     """Register a passing candidate, smoke-test it, then compare-and-set the aliases."""
     name = cfg.model_name
     with registry_lock():
+        existing = validated_version(name, cand.model_uri)
+        if existing is not None:
+            return reuse_version(cfg, cand, decision, rescore, existing)
         version = register_version(cand.model_uri, name,
                                    {**cand.tags(decision), "validation_status": "pending"})
         smoke = smoke_test(f"models:/{name}/{version}", tracking_uri)
@@ -109,6 +113,21 @@ def register_candidate(cfg: GateConfig, cand: Candidate, decision: GateDecision,
                                          "smoke_test": "passed", "gate.role": decision.role,
                                          "gate.decided_at_ms": str(int(time.time() * 1000))})
     return decision, Outcome(decision.role, version, alias, "passed", smoke.detail)
+
+
+def reuse_version(cfg: GateConfig, cand: Candidate, decision: GateDecision, rescore: Rescore,
+                  version: str) -> tuple[GateDecision, Outcome]:
+    """The same logged model passed the gate before: move aliases, never register it twice."""
+    log.info("%s v%s was registered from this model already: not registering it again",
+             cfg.model_name, version)
+    champion = current_version(cfg.model_name, cfg.alias)
+    if champion is not None and str(champion.version) == version:
+        return decision, Outcome(CHAMPION, version, cfg.alias, "passed earlier",
+                                 "this model is already the champion")
+    decision = recheck(decision, cfg, cand, rescore)
+    alias = _move_aliases(cfg, version, decision.role)
+    return decision, Outcome(decision.role, version, alias, "passed earlier",
+                             "model already registered; aliases updated")
 
 
 def run_gate(cfg: GateConfig, cand: Candidate, rescore: Rescore,

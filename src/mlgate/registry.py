@@ -120,6 +120,13 @@ def register_version(model_uri: str, model_name: str, tags: dict[str, str]) -> s
     return str(mv.version)
 
 
+def validated_version(model_name: str, model_uri: str) -> str | None:
+    """The version already registered from `model_uri` that passed the gate, if any."""
+    found = [v for v in client().search_model_versions(f"name='{model_name}'")
+             if v.source == model_uri and v.tags.get("validation_status") == "passed"]
+    return str(min(int(v.version) for v in found)) if found else None
+
+
 def set_version_tags(model_name: str, version: str, tags: dict[str, str]) -> None:
     """Set (overwrite) tags on one model version."""
     c = client()

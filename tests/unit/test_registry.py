@@ -224,3 +224,27 @@ def test_recheck_compares_again_when_the_champion_moved(store):
     again = recheck(seen, cfg, cand, rescore)
     assert rescored and again.champion.version == "2" and again.role == "challenger"
     assert seen.role == "champion"
+
+
+def test_the_same_logged_model_is_never_registered_twice(store, monkeypatch):
+    from mlgate.gate import CHAMPION, GateConfig
+    from mlgate.promotion import Candidate, run_gate
+
+    monkeypatch.setattr("mlgate.promotion.smoke_test", lambda uri, tracking: SmokeOk())
+    cfg = GateConfig.from_params({"model_name": "m-dedup", "thresholds": {"roc_auc": {"min": 0.5}},
+                                  "improvement": {"metric": "roc_auc", "min_delta": 0.01}})
+    cand = Candidate(store["model_uri"], "run", {"roc_auc": 0.80})
+    first = run_gate(cfg, cand, lambda: None, store["uri"])[1]
+    assert (first.decision, first.version) == (CHAMPION, "1")
+    again = run_gate(cfg, cand, lambda: None, store["uri"])[1]  # e.g. only gate params changed
+    assert (again.decision, again.version, again.alias) == (CHAMPION, "1", "champion")
+    assert "already the champion" in again.detail
+    assert [str(v.version) for v in mlflow.MlflowClient().search_model_versions(
+        "name='m-dedup'")] == ["1"]
+
+
+class SmokeOk:
+    """A passing smoke-test result (the real one starts a fresh process: tested elsewhere)."""
+
+    ok = True
+    detail = "ok"
