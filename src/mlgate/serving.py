@@ -93,26 +93,14 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-def _wait_gone(pgid: int, timeout: float, reap: bool = False) -> bool:
-    """Wait until no process of group `pgid` is left; reap the leader if it is our child."""
+def _wait_gone(pgid: int, timeout: float) -> bool:
+    """Wait until no process of group `pgid` is left."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if reap:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pgid, os.WNOHANG)
         if not group_alive(pgid):
             return True
         time.sleep(0.1)
     return False
-
-
-def stop_group(pgid: int, timeout: float = STOP_TIMEOUT_S) -> None:
-    """Stop a server started elsewhere, by its pid: SIGTERM its group, then SIGKILL."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        _signal_group(pgid, sig)
-        if _wait_gone(pgid, timeout, reap=True):
-            return
-    raise MlgateError(f"process group {pgid} survived SIGKILL")
 
 
 def start_server(model_uri: str, tracking_uri: str, port: int | None = None,
