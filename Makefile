@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup params run repro test test-slow lint ui clean bench-train sweep screenshot bench-noop
+.PHONY: help setup setup-extras params run repro test test-slow lint ui clean bench-train sweep screenshot bench-noop
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,13 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed ## Create .venv and install the pinned dependencies
 
+# The tests also exercise the optional engines (Spark scoring, Dask training).
+$(VENV)/.installed-extras: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark,dask]'
+	touch $@
+
+setup-extras: $(VENV)/.installed-extras ## Also install the optional extras: .[spark,dask]
+
 params: setup ## Compose conf/ into params.yaml (commit both together)
 	$(BIN)/mlgate params
 
@@ -32,10 +39,10 @@ run: setup ## Set up, run the whole pipeline (dvc repro) and print a summary
 
 repro: run
 
-test: setup ## Set up and run the test suite (unit, config, end-to-end)
+test: setup-extras ## Set up (with extras) and run the test suite (unit, config, end-to-end)
 	$(BIN)/python -m pytest
 
-test-slow: setup ## Also run the heavy, opt-in scenarios (pytest -m slow)
+test-slow: setup-extras ## Also run the heavy, opt-in scenarios (pytest -m slow)
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 lint: setup ## ruff on src, stages, tests
