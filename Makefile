@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-extras params run repro test test-slow lint ui clean bench-train sweep screenshot bench-noop
+.PHONY: help setup setup-extras params run repro test test-slow lint ui clean bench-train sweep screenshot bench-noop bench remote server server-stop
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,13 +24,16 @@ setup: $(VENV)/.installed ## Create .venv and install the pinned dependencies
 
 # The tests also exercise the optional engines (Spark scoring, Dask training).
 $(VENV)/.installed-extras: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev,spark,dask]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark,dask,server]'
 	touch $@
 
-setup-extras: $(VENV)/.installed-extras ## Also install the optional extras: .[spark,dask]
+setup-extras: $(VENV)/.installed-extras ## Also install the optional extras: .[spark,dask,server]
 
 params: setup ## Compose conf/ into params.yaml (commit both together)
 	$(BIN)/mlgate params
+
+remote: setup ## DVC remote in .dvc/config: ../mlgate-dvc-remote, or REMOTE_URL=s3://bucket/path
+	$(BIN)/mlgate remote $(if $(REMOTE_URL),--url '$(REMOTE_URL)')
 
 run: setup ## Set up, run the whole pipeline (dvc repro) and print a summary
 	$(BIN)/mlgate init-store
@@ -51,6 +54,16 @@ lint: setup ## ruff on src, stages, tests
 ui: setup ## Serve the MLflow UI for the embedded store on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
 
+$(VENV)/.installed-server: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[server]'
+	touch $@
+
+server: $(VENV)/.installed-server ## Start the shared tracking server: PostgreSQL + MLflow with proxied artifacts on 127.0.0.1
+	$(BIN)/mlgate server start
+
+server-stop: ## Stop the shared tracking server (MLflow and PostgreSQL, by pid)
+	$(BIN)/mlgate server stop
+
 clean: ## Remove pipeline outputs and the local MLflow store (keeps .venv and the DVC cache)
 	rm -rf data/raw data/processed models reports/drift.html mlflow.db mlartifacts
 
@@ -68,5 +81,13 @@ sweep: setup ## Queue a 4-experiment sweep (2 estimators x 2 folds, fast preset)
 screenshot: setup ## PNG of the MLflow compare view of the newest 4 runs (needs Debian's chromium)
 	$(BIN)/python scripts/compare_screenshot.py --runs 4 --out docs/mlflow-compare.png
 
-bench-noop: setup ## Benchmark: no-op dvc repro vs dvc status (run `make run` first)
+bench-noop: setup ## Benchmark: no-op dvc repro vs dvc status, in a fresh copy (prints the ratio)
 	$(BIN)/python bench/noop_repro.py --repeats 5
+
+bench: setup ## Run all five benchmarks and write bench/RESULTS.md (about an hour on 2 cores)
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/noop_repro.py
+	$(BIN)/python bench/incremental.py
+	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/report.py

@@ -7,7 +7,9 @@ import logging
 import sys
 
 from mlgate.cli_models import register_models
+from mlgate.cli_remote import register_remote
 from mlgate.cli_scoring import register_scoring
+from mlgate.cli_server import register_server
 from mlgate.errors import MlgateError
 from mlgate.params import repo_root
 from mlgate.stage import setup_logging
@@ -54,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_init_store)
     register_models(sub)
     register_scoring(sub)
+    register_remote(sub)
+    register_server(sub)
     return parser
 
 

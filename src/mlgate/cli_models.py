@@ -16,16 +16,13 @@ if TYPE_CHECKING:
 
 def context(args: argparse.Namespace) -> tuple[GateConfig, str]:
     """The gate config (model name overridable with --model) and the tracking URI, set."""
-    import mlflow
-
     from mlgate.gate import GateConfig
-    from mlgate.tracking import tracking_uri
+    from mlgate.tracking import connect, tracking_uri
 
     root = repo_root()
     params = load_params(root / PARAMS_FILE)
     cfg = GateConfig.from_params(require(params, "gate"))
-    uri = tracking_uri(require(params, "tracking"), root)
-    mlflow.set_tracking_uri(uri)
+    uri = connect(tracking_uri(require(params, "tracking"), root), root)
     return replace(cfg, model_name=args.model or cfg.model_name), uri
 
 

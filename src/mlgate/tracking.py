@@ -7,16 +7,25 @@ import logging
 import os
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import ConfigError
+from mlgate.errors import ConfigError, MlgateError
 from mlgate.params import check_keys, repo_root
 
 log = logging.getLogger(__name__)
 
-TRACKING_KEYS = {"uri", "artifact_root", "experiment"}
+TRACKING_KEYS = {"uri", "artifact_root", "experiment", "server"}
+DOTENV = ".env"
+CREDENTIAL_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+HEALTH_TIMEOUT_S = 3.0
+
+
+class TrackingServerError(MlgateError):
+    """The tracking server does not answer: the message names its URI and how to start it."""
 
 
 def resolve_uri(uri: str, root: Path) -> str:
@@ -49,18 +58,92 @@ def artifact_location(cfg: dict[str, Any], root: Path | None = None) -> str | No
     return (path if path.is_absolute() else (root or repo_root()) / path).as_uri()
 
 
+def parse_dotenv(text: str) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file (comments, blanks and `export ` prefixes ignored)."""
+    out: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip().removeprefix("export ").strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = (part.strip() for part in line.split("=", 1))
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key] = value
+    return out
+
+
+def read_dotenv(root: Path | None = None) -> dict[str, str]:
+    """The `.env` file at the repository root (DVC_ROOT in queued experiments), if any."""
+    path = (root or repo_root()) / DOTENV
+    return parse_dotenv(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def load_credentials(root: Path | None = None) -> list[str]:
+    """Copy MLflow credentials from `.env` into the environment where it has none; names set."""
+    found = read_dotenv(root)
+    loaded = [name for name in CREDENTIAL_VARS if found.get(name) and not os.environ.get(name)]
+    for name in loaded:
+        os.environ[name] = found[name]
+    return loaded
+
+
+def is_server(uri: str) -> bool:
+    """True for an http(s) tracking URI (a tracking server, not an embedded store)."""
+    return uri.lower().startswith(("http://", "https://"))
+
+
+def check_server(uri: str, timeout: float = HEALTH_TIMEOUT_S) -> None:
+    """GET <uri>/health; TrackingServerError naming the URI when nothing (healthy) answers."""
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+            return
+    except urllib.error.HTTPError as exc:
+        if exc.code < 500:  # it answers (a proxy may guard /health): MLflow will say more
+            return
+        reason = f"HTTP {exc.code} from /health"
+    except (urllib.error.URLError, OSError) as exc:
+        reason = str(getattr(exc, "reason", exc))
+    raise TrackingServerError(
+        f"MLflow tracking server {uri} is not reachable ({reason}). Start it with `make server` "
+        "(`mlgate server start`), or point tracking.uri / MLFLOW_TRACKING_URI at a running server")
+
+
+def connect(uri: str, root: Path | None = None) -> str:
+    """Point MLflow at `uri`; for a server, load credentials and check that it answers first."""
+    import mlflow
+
+    if is_server(uri):
+        load_credentials(root)
+        check_server(uri)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
 def configure(cfg: dict[str, Any]) -> str:
     """Point MLflow at the store and return the experiment id (created on first use)."""
     import mlflow
 
-    uri = tracking_uri(cfg)
-    mlflow.set_tracking_uri(uri)
+    uri = connect(tracking_uri(cfg))
     name = cfg.get("experiment") or "mlgate"
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     log.info("creating MLflow experiment %r in %s", name, uri)
-    return mlflow.create_experiment(name, artifact_location=artifact_location(cfg))
+    return create_experiment(name, artifact_location(cfg))
+
+
+def create_experiment(name: str, location: str | None) -> str:
+    """Create experiment `name`; when a parallel worker created it first, return that one."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except MlflowException:
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
 
 
 def git_commit(root: Path | None = None) -> str | None:
