@@ -15,6 +15,7 @@ from mlgate.scoring import (
     score_batch,
     score_report,
 )
+from mlgate.spark_scoring import engine_model
 from mlgate.stage import stage_main
 from mlgate.tracking import configure, pipeline_run
 
@@ -30,10 +31,11 @@ def main(params: dict) -> None:
     configure(require(params, "tracking"))
     scorer = load_scorer(require(params, "gate.model_name"), require(params, "gate.alias"),
                          paths.MODEL, run_info)
-    current, batch = score_batch(scorer.model, read_table(paths.CURRENT), profile, cfg,
-                                 str(paths.CURRENT), scorer.uri)
-    reference, _ = score_batch(scorer.model, reference_sample(train, cfg), profile, cfg,
-                               f"{paths.TRAIN} (reference sample)", scorer.uri)
+    with engine_model(cfg, scorer.model, scorer.uri) as model:  # score.engine: pandas | spark
+        current, batch = score_batch(model, read_table(paths.CURRENT), profile, cfg,
+                                     str(paths.CURRENT), scorer.uri)
+        reference, _ = score_batch(model, reference_sample(train, cfg), profile, cfg,
+                                   f"{paths.TRAIN} (reference sample)", scorer.uri)
     report = {**scorer.describe(), **score_report(current, batch, profile),
               "n_reference_rows": len(reference)}
     write_parquet(paths.SCORED, current)
@@ -43,10 +45,10 @@ def main(params: dict) -> None:
     with pipeline_run(require(params, "tracking"), "score", run_info):
         mlflow.log_metrics({"score_n_rows": report["n_rows"],
                             "score_n_unseen_categories": report["n_unseen_categories"]})
-        mlflow.set_tag("mlgate.score_model", scorer.uri)
+        mlflow.set_tags({"mlgate.score_model": scorer.uri, "mlgate.score_engine": cfg.engine})
         mlflow.log_dict(report, "score.json")
-    log.info("scored %d rows of %s with %s (%s)", report["n_rows"], paths.CURRENT, scorer.uri,
-             scorer.source)
+    log.info("scored %d rows of %s with %s (%s, engine %s)", report["n_rows"], paths.CURRENT,
+             scorer.uri, scorer.source, cfg.engine)
 
 
 if __name__ == "__main__":

@@ -67,13 +67,15 @@ def write_table(path: Path, df: pd.DataFrame) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     """Score a CSV/Parquet batch with the champion after checking it against the signature."""
     from mlgate.scoring import ScoreConfig, score_batch
+    from mlgate.spark_scoring import engine_model
 
     params = _params()
+    cfg = ScoreConfig.from_params(require(params, "score"))
     scorer = _champion(params)
     profile = champion_profile(params, scorer)
-    scored, _ = score_batch(scorer.model, read_table(args.input), profile,
-                            ScoreConfig.from_params(require(params, "score")), str(args.input),
-                            scorer.uri)
+    with engine_model(cfg, scorer.model, scorer.uri) as model:  # score.engine: pandas | spark
+        scored, _ = score_batch(model, read_table(args.input), profile, cfg, str(args.input),
+                                scorer.uri)
     write_table(Path(args.output), scored)
     sys.stdout.write(f"scored {len(scored)} rows of {args.input} with {scorer.uri} "
                      f"-> {args.output}\n")

@@ -17,8 +17,9 @@ from mlgate.params import check_keys
 log = logging.getLogger(__name__)
 
 TASKS = {"classification": "ClassificationExperiment", "regression": "RegressionExperiment"}
-TRAIN_KEYS = {"estimators", "fold", "sort", "n_jobs", "seed", "setup", "tune"}
+TRAIN_KEYS = {"estimators", "fold", "sort", "n_jobs", "seed", "setup", "tune", "parallel", "dask"}
 TUNE_KEYS = {"enabled", "n_iter", "grid", "choose_better"}
+PARALLEL = ("none", "dask")  # where the candidates are cross-validated
 # setup() arguments mlgate owns; config may not override them through `train.setup`.
 RESERVED_SETUP = {"data", "target", "session_id", "fold", "n_jobs", "verbose", "html",
                   "log_experiment", "system_log", "categorical_features", "test_data"}
@@ -41,6 +42,32 @@ class TuneConfig:
 
 
 @dataclass(frozen=True)
+class DaskConfig:
+    """`train.dask`: a LocalCluster on 127.0.0.1 (address null) or a running scheduler."""
+
+    address: str | None = None  # e.g. tcp://scheduler:8786; null: start a LocalCluster
+    n_workers: int = 2  # LocalCluster only
+    threads_per_worker: int = 1  # LocalCluster only
+    connect_timeout: float = 30.0  # seconds to reach `address`
+
+    @classmethod
+    def from_params(cls, section: dict[str, Any] | None) -> DaskConfig:
+        """Build from `train.dask`, naming an unknown key or a bad value."""
+        section = dict(section or {})
+        check_keys(section, set(cls.__dataclass_fields__), "train.dask")
+        cfg = cls(**section)
+        for key, kind, what in (("n_workers", int, "integer"), ("threads_per_worker", int,
+                                "integer"), ("connect_timeout", int | float, "number")):
+            value = getattr(cfg, key)
+            if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+                raise ConfigError(f"`train.dask.{key}` must be a positive {what}, not {value!r}")
+        if cfg.address is not None and not isinstance(cfg.address, str):
+            raise ConfigError(f"`train.dask.address` must be null or an address like "
+                              f"tcp://scheduler:8786, not {cfg.address!r}")
+        return cfg
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """`train:` params plus the task and the dataset's target and categorical columns."""
 
@@ -54,6 +81,8 @@ class TrainConfig:
     categorical: tuple[str, ...] = ()
     setup: dict[str, Any] = field(default_factory=dict)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    parallel: str = "none"
+    dask: DaskConfig = field(default_factory=DaskConfig)
 
     @classmethod
     def from_params(cls, data: dict[str, Any], section: dict[str, Any],
@@ -72,8 +101,18 @@ class TrainConfig:
         check_keys(tune, TUNE_KEYS, "train.tune")
         return cls(target=data["target"], estimators=tuple(section["estimators"]), task=task,
                    categorical=tuple(data.get("categorical") or ()), setup=setup,
-                   tune=TuneConfig(**tune),
+                   tune=TuneConfig(**tune), parallel=parallel_mode(section),
+                   dask=DaskConfig.from_params(section.get("dask")),
                    **{k: section[k] for k in ("fold", "sort", "n_jobs", "seed") if k in section})
+
+
+def parallel_mode(section: dict[str, Any]) -> str:
+    """`train.parallel`: none (CV in this process) or dask (one Dask task per candidate)."""
+    mode = section.get("parallel", "none")
+    mode = "none" if mode is None else mode
+    if mode not in PARALLEL:
+        raise ConfigError(f"`train.parallel` must be one of {list(PARALLEL)}, not {mode!r}")
+    return mode
 
 
 @dataclass
@@ -201,18 +240,30 @@ def tune(exp, best: Candidate, cfg: TrainConfig) -> Candidate:
                      time.perf_counter() - started)
 
 
+def cross_validate_all(exp, estimators: tuple[str, ...],
+                       on_candidate: Callable[[Candidate], None] | None = None) -> list[Candidate]:
+    """CV the candidates one after the other in this process, in config order."""
+    candidates = []
+    for i, est in enumerate(estimators, 1):
+        candidates.append(cross_validate(exp, est, f"{i}/{len(estimators)}"))
+        if on_candidate:
+            on_candidate(candidates[-1])
+    return candidates
+
+
 def train_model(train: pd.DataFrame, cfg: TrainConfig,
                 on_candidate: Callable[[Candidate], None] | None = None) -> TrainResult:
     """CV every candidate, pick the best by `sort`, optionally tune, refit on all rows."""
     exp = make_experiment(train, cfg)
     check_estimators(exp, cfg.estimators)
-    n = len(cfg.estimators)
-    log.info("%s: %d candidate(s), %d-fold CV, sorted by %s", cfg.task, n, cfg.fold, cfg.sort)
-    candidates = []
-    for i, est in enumerate(cfg.estimators, 1):
-        candidates.append(cross_validate(exp, est, f"{i}/{n}"))
-        if on_candidate:
-            on_candidate(candidates[-1])
+    log.info("%s: %d candidate(s), %d-fold CV, sorted by %s, parallel=%s", cfg.task,
+             len(cfg.estimators), cfg.fold, cfg.sort, cfg.parallel)
+    if cfg.parallel == "dask":
+        from mlgate.parallel import cross_validate_on_dask
+
+        candidates = cross_validate_on_dask(train, cfg, on_candidate)
+    else:
+        candidates = cross_validate_all(exp, cfg.estimators, on_candidate)
     best = pick_best(candidates, cfg.sort)
     log.info("best candidate: %s (%s = %.4f)", best.id, cfg.sort, best.cv[cfg.sort])
     tuned = tune(exp, best, cfg) if cfg.tune.enabled else None
