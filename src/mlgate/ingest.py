@@ -38,7 +38,11 @@ def load_source(source: str, root: Path) -> pd.DataFrame:
     path = resolve_source(source, root)
     if source not in BUILTIN_SOURCES and not path.exists():
         raise DataError(f"data.source: file not found: {path}")
-    return read_table(path)
+    df = read_table(path)
+    if df.empty:
+        raise DataError(f"data.source: {path}: the table is empty ({df.shape[1]} column(s), "
+                        "no data rows)")
+    return df
 
 
 def drop_columns(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

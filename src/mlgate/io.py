@@ -93,11 +93,23 @@ def _read_csv(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: file is empty (no header, no rows)") from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise DataError(f"{path}: not UTF-8 text ({_utf8_error(path, exc)}); "
+                        "re-save it as UTF-8") from exc
     dupes = sorted(name for name, n in Counter(header).items() if n > 1)
     if dupes:
         raise DataError(f"{path}: duplicate column names: {', '.join(dupes)}")
     return df
+
+
+def _utf8_error(path: Path, exc: UnicodeDecodeError) -> str:
+    """Where the first invalid byte is: pandas reports offsets within its read buffer."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as first:
+        line = data.count(b"\n", 0, first.start) + 1
+        return f"{first.reason}: byte {data[first.start]:#04x} at offset {first.start}, line {line}"
+    return f"{exc.reason} at byte {exc.start}"
 
 
 def _json_default(obj: Any) -> Any:

@@ -3,11 +3,21 @@
 Everything that writes to the registry runs under the repository's registry lock, and the
 champion is re-read inside it: two pipelines finishing together cannot both become champion
 on the strength of a comparison with a champion that is no longer current.
+
+Crash safety: a version is created `pending`, tagged `passed` only after its smoke test, and
+only then can an alias move to it; so an alias never points at an unverified version. A
+registering process killed half-way (kill -9, power loss) leaves a `pending` version. Seen
+under the lock (held only by live processes), such a version is orphaned: the candidate's own
+one is resumed by the next run instead of registering the model twice; any other whose owner
+(`registration.owner` = host:pid) is gone is tagged `interrupted` (never promoted without
+--force; rerunning its pipeline resumes it).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,6 +42,7 @@ from mlgate.registry import (
     set_champion,
     set_version_tags,
     validated_version,
+    versions_with_status,
 )
 from mlgate.registry_lock import registry_lock
 from mlgate.smoke import smoke_test
@@ -91,16 +102,68 @@ def _move_aliases(cfg: GateConfig, version: str, role: str) -> str:
     return cfg.challenger_alias
 
 
+PENDING, INTERRUPTED = "pending", "interrupted"
+OWNER_TAG = "registration.owner"  # host:pid of the process registering a `pending` version
+
+
+def _owner() -> str:
+    """This process as a registration owner."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_dead(owner: str | None) -> bool:
+    """True unless the owner may still be running: a live pid here, or another host (which
+    the repository's lock does not cover, e.g. a shared tracking server)."""
+    host, _, pid = (owner or "").rpartition(":")
+    if owner is None or not pid.isdigit():
+        return True
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def recover_interrupted(model_name: str, model_uri: str) -> str | None:
+    """Under the lock: tag orphaned `pending` versions; return the candidate's own, if any."""
+    own = None
+    for mv in versions_with_status(model_name, (PENDING, INTERRUPTED)):
+        if mv.source == model_uri and own is None:
+            own = str(mv.version)
+            log.warning("%s v%s: its registration was interrupted; resuming it", model_name, own)
+        elif mv.tags.get("validation_status") == PENDING and _owner_dead(mv.tags.get(OWNER_TAG)):
+            log.warning("%s v%s: registration interrupted (its process died); tagged %s",
+                        model_name, mv.version, INTERRUPTED)
+            set_version_tags(model_name, str(mv.version), {
+                "validation_status": INTERRUPTED,
+                "smoke_test": "interrupted: the registering process died before the smoke test "
+                              "finished; rerun its pipeline to resume it"})
+    return own
+
+
+def pending_version(name: str, cand: Candidate, decision: GateDecision, own: str | None) -> str:
+    """The candidate's version tagged `pending`: its interrupted one resumed, or a new one."""
+    tags = {**cand.tags(decision), "validation_status": PENDING, OWNER_TAG: _owner()}
+    if own is None:
+        return register_version(cand.model_uri, name, tags)
+    set_version_tags(name, own, tags)
+    return own
+
+
 def register_candidate(cfg: GateConfig, cand: Candidate, decision: GateDecision,
                        rescore: Rescore, tracking_uri: str) -> tuple[GateDecision, Outcome]:
     """Register a passing candidate, smoke-test it, then compare-and-set the aliases."""
     name = cfg.model_name
     with registry_lock():
+        own = recover_interrupted(name, cand.model_uri)
         existing = validated_version(name, cand.model_uri)
         if existing is not None:
             return reuse_version(cfg, cand, decision, rescore, existing)
-        version = register_version(cand.model_uri, name,
-                                   {**cand.tags(decision), "validation_status": "pending"})
+        version = pending_version(name, cand, decision, own)
         smoke = smoke_test(f"models:/{name}/{version}", tracking_uri)
         if not smoke.ok:
             set_version_tags(name, version, {"validation_status": "failed",
@@ -108,10 +171,12 @@ def register_candidate(cfg: GateConfig, cand: Candidate, decision: GateDecision,
             log.error("smoke test failed; aliases unchanged: %s", smoke.detail)
             return decision, Outcome(SMOKE_FAILED, version, None, "failed", smoke.detail)
         decision = recheck(decision, cfg, cand, rescore)
-        alias = _move_aliases(cfg, version, decision.role)
+        # `passed` first, aliases second: a crash in between leaves a passed version without
+        # an alias (the next run moves the aliases), never an alias on an unverified version.
         set_version_tags(name, version, {**cand.tags(decision), "validation_status": "passed",
                                          "smoke_test": "passed", "gate.role": decision.role,
                                          "gate.decided_at_ms": str(int(time.time() * 1000))})
+        alias = _move_aliases(cfg, version, decision.role)
     return decision, Outcome(decision.role, version, alias, "passed", smoke.detail)
 
 

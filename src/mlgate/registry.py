@@ -127,6 +127,13 @@ def validated_version(model_name: str, model_uri: str) -> str | None:
     return str(min(int(v.version) for v in found)) if found else None
 
 
+def versions_with_status(model_name: str, statuses: tuple[str, ...]) -> list[Any]:
+    """Versions of `model_name` whose `validation_status` tag is one of `statuses`, oldest first."""
+    found = [v for v in client().search_model_versions(f"name='{model_name}'")
+             if v.tags.get("validation_status") in statuses]
+    return sorted(found, key=lambda v: int(v.version))
+
+
 def set_version_tags(model_name: str, version: str, tags: dict[str, str]) -> None:
     """Set (overwrite) tags on one model version."""
     c = client()

@@ -46,18 +46,21 @@ class ScoreConfig:
     range_margin: float = 0.5
     reference_rows: int = 20000
     seed: int = 42
+    engine: str = "pandas"  # pandas | spark (mlgate.spark_scoring)
+    spark: dict[str, Any] = field(default_factory=dict, hash=False)  # master, app_name, conf
 
     @classmethod
     def from_params(cls, section: dict[str, Any] | None) -> ScoreConfig:
         """Build from the `score:` section of params.yaml; unknown keys name `score.<key>`."""
         section = dict(section or {})
         check_keys(section, {"unseen_categories", "extra_columns", "range_margin",
-                             "reference_rows", "seed"}, "score")
+                             "reference_rows", "seed", "engine", "spark"}, "score")
         return cls(**{k: v for k, v in section.items() if v is not None})
 
     def __post_init__(self) -> None:
         """Reject bad values early, naming the key."""
-        choices = {"unseen_categories": ("error", "warn"), "extra_columns": ("error", "drop")}
+        choices = {"unseen_categories": ("error", "warn"), "extra_columns": ("error", "drop"),
+                   "engine": ("pandas", "spark")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"`score.{key}` must be one of {list(allowed)}, "
@@ -71,6 +74,9 @@ class ScoreConfig:
                 raise ConfigError(f"`score.{key}` must be an integer >= 0, got {value!r}")
         if self.reference_rows < 1:
             raise ConfigError("`score.reference_rows` must be at least 1")
+        from mlgate.spark_scoring import SparkConfig  # no pyspark import: checks the keys only
+
+        SparkConfig.from_params(self.spark)
 
 
 def _is_number(value: Any) -> bool:
@@ -249,6 +255,14 @@ def _unseen_message(unseen: dict[str, list[Any]], profile: Profile) -> list[str]
             f"{_listed(profile.categories[c])})" for c, v in unseen.items()]
 
 
+def infinite_values(X: pd.DataFrame) -> list[str]:
+    """One problem per numeric feature holding +/-inf (no model can score those)."""
+    num = X.select_dtypes("number")
+    counts = np.isinf(num.to_numpy(dtype=float, na_value=np.nan)).sum(axis=0)
+    return [f"`{c}`: {n} infinite value(s)" for c, n in zip(num.columns, counts, strict=True)
+            if n]
+
+
 @dataclass
 class Batch:
     """A checked batch: model-ready features, the labels when present, and warnings."""
@@ -268,6 +282,7 @@ def check_batch(df: pd.DataFrame, profile: Profile, cfg: ScoreConfig, source: st
     X, type_problems = conform_types(df, profile)
     if type_problems:
         problems.append("wrong column type(s): " + "; ".join(type_problems))
+    problems += infinite_values(X)
     unseen = unseen_categories(X, profile)
     messages = _unseen_message(unseen, profile)
     if messages and cfg.unseen_categories == "error":

@@ -102,8 +102,8 @@ def check_nulls(df: pd.DataFrame, schema: Schema) -> list[Failure]:
         limit = 0.0 if col == schema.target else schema.null_share.get(col, schema.max_null_share)
         share = count / max(len(df), 1)
         if share > limit:
-            out.append(Failure(str(col), "max_null_share",
-                               f"{count} null(s), share {share:.4g} > {limit}"))
+            what = f"all {count} values are null" if count == len(df) else f"{count} null(s)"
+            out.append(Failure(str(col), "max_null_share", f"{what}, share {share:.4g} > {limit}"))
     return out
 
 

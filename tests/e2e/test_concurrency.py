@@ -1,0 +1,93 @@
+"""Concurrency: 8 queued experiments on 2 workers against one SQLite MLflow store.
+
+Each experiment trains (a different `train.seed`), so each is a full pipeline execution with
+its own MLflow run, logged model and registry decision, and the two workers write to the same
+store and registry at the same time. None may be lost or corrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from tests.e2e.conftest import BIN, Repo
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # ~5 min on 2 cores: `make test-slow`
+
+N = 8
+MODEL = "mlgate-randhie"
+SEEDS = ",".join(str(s) for s in range(1, N + 1))
+
+
+def wait_for_queue(repo: Repo, timeout: float = 1800) -> str:
+    """Poll `dvc queue status` until nothing is queued or running; return the last status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = repo.dvc("queue", "status").stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            return status
+        time.sleep(10)
+    raise AssertionError(f"queue still busy after {timeout} s:\n{status}")
+
+
+def experiments(repo: Repo) -> dict[str, dict]:
+    """{experiment name: its train params} from `dvc exp show --json`."""
+    out = {}
+    for baseline in json.loads(repo.dvc("exp", "show", "--json").stdout):
+        for exp in baseline.get("experiments") or []:
+            rev = exp["revs"][0]
+            out[rev["name"]] = rev["data"]["params"]["params.yaml"]["data"]["train"]
+    return out
+
+
+def test_eight_queued_experiments_on_two_workers(repo: Repo):
+    repo.run(str(BIN / "mlgate"), "init-store")  # a brand-new SQLite store must exist first
+    repo.dvc("exp", "run", "--queue", "-S", "train.estimators=[lr]", "-S", f"train.seed={SEEDS}")
+    repo.dvc("queue", "start", "-j", "2")
+    status = wait_for_queue(repo)
+    assert "Failed" not in status and status.count("Success") == N, status
+    exps = experiments(repo)
+    assert sorted(p["seed"] for p in exps.values()) == list(range(1, N + 1)), exps
+
+    uri = repo.tracking_uri()
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp_id = client.get_experiment_by_name("mlgate").experiment_id
+    runs = {r.info.run_name: r for r in client.search_runs([exp_id])
+            if "mlflow.parentRunId" not in r.data.tags}
+    assert set(runs) == set(exps), "one MLflow run per experiment, named after it"
+    check_runs(uri, exps, runs)
+    check_registry(client, runs)
+    with sqlite3.connect(repo.path / "mlflow.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def check_runs(uri: str, exps: dict, runs: dict) -> None:
+    """Every run finished with its seed, CV and test metrics, gate tag and a loadable model."""
+    mlflow.set_tracking_uri(uri)
+    try:
+        for name, train in exps.items():
+            run = runs[name]
+            assert run.info.status == "FINISHED", name
+            assert run.data.params["train.seed"] == str(train["seed"])
+            assert {"cv_auc", "test_roc_auc", "drift_share_drifted"} <= set(run.data.metrics)
+            assert run.data.tags["mlgate.gate"] in ("champion", "challenger", "rejected")
+            model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+            assert model.metadata.signature is not None
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def check_registry(client: MlflowClient, runs: dict) -> None:
+    """One passed version per registered run, no version twice, exactly one champion."""
+    versions = client.search_model_versions(f"name = '{MODEL}'")
+    registered = {r.info.run_id for r in runs.values() if r.data.tags["mlgate.gate"] != "rejected"}
+    assert sorted(v.tags["run_id"] for v in versions) == sorted(registered)
+    assert {v.tags["validation_status"] for v in versions} <= {"passed"}
+    if registered:
+        champion = client.get_model_version_by_alias(MODEL, "champion")
+        assert champion.tags["run_id"] in registered
