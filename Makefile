@@ -42,11 +42,15 @@ run: setup ## Set up, run the whole pipeline (dvc repro) and print a summary
 
 repro: run
 
+# Two pytest workers: the e2e tests are single-threaded `dvc repro` chains (train.n_jobs=1), so
+# CI's 2 cores run two test files at once; a file's tests stay on one worker (module fixtures).
+PYTEST_WORKERS ?= 2
+
 test: setup-extras ## Set up (with extras) and run the test suite (unit, config, end-to-end)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test-slow: setup-extras ## Also run the heavy, opt-in scenarios (pytest -m slow)
-	$(BIN)/python -m pytest -m "slow or not slow"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "slow or not slow"
 
 lint: setup ## ruff on src, stages, tests
 	$(BIN)/ruff check src stages tests
