@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -54,6 +55,16 @@ class Repo:
     def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run the venv's dvc."""
         return self.run(str(BIN / "dvc"), *args, check=check)
+
+    def wait_for_queue(self, timeout: float = 900, poll: float = 5) -> str:
+        """Poll `dvc queue status` until nothing is queued or running; return the last status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.dvc("queue", "status").stdout
+            if not any(word in status for word in ("Queued", "Running")):
+                return status
+            time.sleep(poll)
+        raise AssertionError(f"queue still busy after {timeout} s:\n{status}")
 
     def commit(self, message: str) -> None:
         """Commit everything (DVC experiments need a baseline commit)."""

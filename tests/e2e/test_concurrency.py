@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 
 import mlflow
 import pytest
@@ -23,16 +22,6 @@ N = 8
 MODEL = "mlgate-randhie"
 SEEDS = ",".join(str(s) for s in range(1, N + 1))
 
-
-def wait_for_queue(repo: Repo, timeout: float = 1800) -> str:
-    """Poll `dvc queue status` until nothing is queued or running; return the last status."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = repo.dvc("queue", "status").stdout
-        if not any(word in status for word in ("Queued", "Running")):
-            return status
-        time.sleep(10)
-    raise AssertionError(f"queue still busy after {timeout} s:\n{status}")
 
 
 def experiments(repo: Repo) -> dict[str, dict]:
@@ -49,7 +38,7 @@ def test_eight_queued_experiments_on_two_workers(repo: Repo):
     repo.run(str(BIN / "mlgate"), "init-store")  # a brand-new SQLite store must exist first
     repo.dvc("exp", "run", "--queue", "-S", "train.estimators=[lr]", "-S", f"train.seed={SEEDS}")
     repo.dvc("queue", "start", "-j", "2")
-    status = wait_for_queue(repo)
+    status = repo.wait_for_queue(timeout=1800, poll=10)
     assert "Failed" not in status and status.count("Success") == N, status
     exps = experiments(repo)
     assert sorted(p["seed"] for p in exps.values()) == list(range(1, N + 1)), exps

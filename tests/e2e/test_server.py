@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from mlgate.serving import free_port
 from mlgate.tracking import read_dotenv
 from tests.e2e.conftest import BIN, Repo
-from tests.e2e.test_sweep import experiments, wait_for_queue
+from tests.e2e.test_sweep import experiments
 
 pytestmark = pytest.mark.e2e
 
@@ -125,7 +125,7 @@ def test_two_worker_queue_lands_on_the_server(pipeline, as_user):
     """Two queued experiments (only drift params change) on two workers: two rows on the server."""
     pipeline.dvc("exp", "run", "--queue", *PIPELINE, "-S", "drift.drift_share=0.3,0.5")
     pipeline.dvc("queue", "start", "-j", "2")
-    status = wait_for_queue(pipeline)
+    status = pipeline.wait_for_queue()
     assert "Failed" not in status, status
     queued = {name: data["params"]["params.yaml"]["data"]["drift"]["drift_share"]
               for name, data in experiments(pipeline).items()

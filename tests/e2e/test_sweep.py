@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import mlflow
 import pytest
@@ -15,16 +14,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # ~3 min: opt-in, `make test-s
 
 SWEEP = ["-S", "train.estimators=choice([lr],[dt])", "-S", "train.fold=2,3"]
 
-
-def wait_for_queue(repo: Repo, timeout: float = 900) -> str:
-    """Poll `dvc queue status` until nothing is queued or running; return the last status."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = repo.dvc("queue", "status").stdout
-        if not any(word in status for word in ("Queued", "Running")):
-            return status
-        time.sleep(5)
-    raise AssertionError(f"queue still busy after {timeout} s:\n{status}")
 
 
 def experiments(repo: Repo) -> dict[str, dict]:
@@ -49,7 +38,7 @@ def test_queued_sweep_on_two_workers_lands_in_the_repository_store(repo: Repo):
     repo.run(str(BIN / "mlgate"), "init-store")
     repo.dvc("exp", "run", "--queue", *SWEEP)
     repo.dvc("queue", "start", "-j", "2")
-    status = wait_for_queue(repo)
+    status = repo.wait_for_queue()
     assert "Failed" not in status, status
     exps = experiments(repo)
     assert len(exps) == 4, exps.keys()
