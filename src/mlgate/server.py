@@ -225,28 +225,30 @@ def _wait(check: Any, timeout: float) -> bool:
     return check()
 
 
-def stop_group(pgid: int, timeout: float = STOP_TIMEOUT_S) -> bool:
-    """SIGTERM, then SIGKILL, to process group `pgid`; True once none of it runs."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def _escalate(send: Any, signals: tuple[signal.Signals, ...], gone: Any,
+              timeout: float) -> bool:
+    """Send each signal in turn until `gone()`; True once it is, False if it never is."""
+    for sig in signals:
         try:
-            os.killpg(pgid, sig)
+            send(sig)
         except ProcessLookupError:
             return True
-        if _wait(lambda: not group_pids(pgid), timeout):
+        if _wait(gone, timeout):
             return True
     return False
+
+
+def stop_group(pgid: int, timeout: float = STOP_TIMEOUT_S) -> bool:
+    """SIGTERM, then SIGKILL, to process group `pgid`; True once none of it runs."""
+    return _escalate(lambda sig: os.killpg(pgid, sig), (signal.SIGTERM, signal.SIGKILL),
+                     lambda: not group_pids(pgid), timeout)
 
 
 def stop_postgres_pid(pid: int, timeout: float = STOP_TIMEOUT_S) -> bool:
     """Fast shutdown (SIGINT) of the postmaster `pid`, then SIGQUIT, then SIGKILL."""
-    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return True
-        if _wait(lambda: not alive(pid), timeout):
-            return True
-    return False
+    return _escalate(lambda sig: os.kill(pid, sig),
+                     (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL),
+                     lambda: not alive(pid), timeout)
 
 
 def port_in_use(port: int) -> bool:
