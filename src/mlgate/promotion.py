@@ -16,8 +16,6 @@ one is resumed by the next run instead of registering the model twice; any other
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -35,6 +33,7 @@ from mlgate.gate import (
     decide,
     version_tags,
 )
+from mlgate.owner import owner_gone, process_owner
 from mlgate.registry import (
     current_version,
     register_version,
@@ -106,28 +105,6 @@ PENDING, INTERRUPTED = "pending", "interrupted"
 OWNER_TAG = "registration.owner"  # host:pid of the process registering a `pending` version
 
 
-def _owner() -> str:
-    """This process as a registration owner."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _owner_dead(owner: str | None) -> bool:
-    """True unless the owner may still be running: a live pid here, or another host (which
-    the repository's lock does not cover, e.g. a shared tracking server)."""
-    host, _, pid = (owner or "").rpartition(":")
-    if owner is None or not pid.isdigit():
-        return True
-    if host != socket.gethostname():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def recover_interrupted(model_name: str, model_uri: str) -> str | None:
     """Under the lock: tag orphaned `pending` versions; return the candidate's own, if any."""
     own = None
@@ -135,7 +112,7 @@ def recover_interrupted(model_name: str, model_uri: str) -> str | None:
         if mv.source == model_uri and own is None:
             own = str(mv.version)
             log.warning("%s v%s: its registration was interrupted; resuming it", model_name, own)
-        elif mv.tags.get("validation_status") == PENDING and _owner_dead(mv.tags.get(OWNER_TAG)):
+        elif mv.tags.get("validation_status") == PENDING and owner_gone(mv.tags.get(OWNER_TAG)):
             log.warning("%s v%s: registration interrupted (its process died); tagged %s",
                         model_name, mv.version, INTERRUPTED)
             set_version_tags(model_name, str(mv.version), {
@@ -147,7 +124,7 @@ def recover_interrupted(model_name: str, model_uri: str) -> str | None:
 
 def pending_version(name: str, cand: Candidate, decision: GateDecision, own: str | None) -> str:
     """The candidate's version tagged `pending`: its interrupted one resumed, or a new one."""
-    tags = {**cand.tags(decision), "validation_status": PENDING, OWNER_TAG: _owner()}
+    tags = {**cand.tags(decision), "validation_status": PENDING, OWNER_TAG: process_owner()}
     if own is None:
         return register_version(cand.model_uri, name, tags)
     set_version_tags(name, own, tags)

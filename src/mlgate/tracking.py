@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.errors import ConfigError, MlgateError
+from mlgate.owner import owner_gone, process_owner
 from mlgate.params import check_keys, repo_root
 
 log = logging.getLogger(__name__)
@@ -191,13 +192,32 @@ def pipeline_run(cfg: dict[str, Any], stage: str, run_info: dict[str, Any] | Non
 
     experiment_id = configure(cfg)
     if run_info is None:
+        mark_killed_runs(experiment_id)
         run = mlflow.start_run(experiment_id=experiment_id,
                                run_name=os.environ.get("DVC_EXP_NAME") or None)
     else:
         run = mlflow.start_run(run_id=resolve_run_id(run_info, experiment_id))
     with run:
-        mlflow.set_tags(dvc_tags(stage))
+        mlflow.set_tags({**dvc_tags(stage), OWNER_TAG: process_owner()})
         yield run
+
+
+OWNER_TAG = "mlgate.owner"  # host:pid of the stage process that has the run open
+
+
+def mark_killed_runs(experiment_id: str) -> list[str]:
+    """Runs left RUNNING by a stage that was killed (owner process gone): set them KILLED."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    running = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
+                                 max_results=1000)
+    killed = [r.info.run_id for r in running
+              if OWNER_TAG in r.data.tags and owner_gone(r.data.tags[OWNER_TAG])]
+    for run_id in killed:
+        client.set_terminated(run_id, status="KILLED")
+        log.warning("MLflow run %s was left RUNNING by a killed stage: marked KILLED", run_id)
+    return killed
 
 
 def model_run(run_info: dict[str, Any]) -> Any:

@@ -124,6 +124,7 @@ def test_kill_9_in_train_register_and_drift_then_repro_recovers(repo: Repo, tmp_
     assert ran(log) == ["train", "evaluate", "register"], log.read_text()[-2000:]
     run_info = json.loads((repo.path / "models/run.json").read_text())
     assert run_info["run_id"] != killed_run
+    assert client(repo).get_run(killed_run).info.status == "KILLED", "the new train reaps it"
     assert client(repo).get_run(run_info["run_id"]).info.status == "RUNNING"  # register reopened
     versions, aliases = registry(repo)
     assert {v: t["validation_status"] for v, t in versions.items()} == {"1": "pending"}

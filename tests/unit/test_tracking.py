@@ -1,5 +1,6 @@
 """Tracking: the store is anchored at the repository root, never the cwd."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,31 @@ def test_missing_model_run_is_a_clear_error(store):
     with pytest.raises(ConfigError, match=r"'nope' \(from models/run.json\) is not in the store"), \
             pipeline_run(store, "evaluate", {"run_id": "nope"}):
         pass
+
+
+def test_runs_left_running_by_a_dead_stage_are_marked_killed(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    from mlgate.tracking import OWNER_TAG, mark_killed_runs
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = mlflow.create_experiment("reap", artifact_location=(tmp_path / "a").as_uri())
+    client = MlflowClient()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    owners = {"dead": f"{host}:{dead}", "alive": f"{host}:{os.getpid()}",
+              "elsewhere": f"other-host:{dead}"}
+    runs = {name: client.create_run(exp, tags={OWNER_TAG: owner}).info.run_id
+            for name, owner in owners.items()}
+    untagged = client.create_run(exp).info.run_id
+
+    assert mark_killed_runs(exp) == [runs["dead"]]
+    status = {name: client.get_run(rid).info.status for name, rid in runs.items()}
+    assert status == {"dead": "KILLED", "alive": "RUNNING", "elsewhere": "RUNNING"}
+    assert client.get_run(untagged).info.status == "RUNNING"
