@@ -37,6 +37,7 @@ def stage_main(name: str, body: Callable[[dict[str, Any]], str | None]) -> None:
         verdict = body(load_params())
     except MlgateError as exc:
         log.error("stage %s failed: %s", name, exc)
+        exit_without_teardown(1)
         sys.exit(1)
     log.info("stage %s done in %.1f s", name, time.perf_counter() - started)
     if verdict:
@@ -44,13 +45,15 @@ def stage_main(name: str, body: Callable[[dict[str, Any]], str | None]) -> None:
     exit_without_teardown()
 
 
-def exit_without_teardown() -> None:
+def exit_without_teardown(code: int = 0) -> None:
     """End the stage process as a normal exit does, minus the interpreter's final teardown.
 
     The atexit handlers run (MLflow, logging, temporary files) as on a normal exit; only the
     freeing of every module and object is skipped, which the OS does anyway: 1-2 s of CPU in
     a stage that imported MLflow, PyCaret or Evidently (see bench/). With a non-daemon thread
     still alive, the stage returns and the interpreter exits as usual (joining it).
+    Also used on failure: a native thread pool torn down at exit once aborted a failed stage
+    ("terminate called without an active exception", exit -6 instead of 1).
     """
     main = threading.main_thread()
     if any(t is not main and not t.daemon for t in threading.enumerate()):
@@ -58,4 +61,4 @@ def exit_without_teardown() -> None:
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)

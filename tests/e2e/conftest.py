@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -111,6 +113,42 @@ def repo(template, tmp_path) -> Repo:
     dest = tmp_path / "repo"
     shutil.copytree(template, dest, symlinks=True)
     return Repo(dest)
+
+
+@pytest.fixture(scope="session")
+def ran_template(template, tmp_path_factory) -> Path:
+    """The tiny-data copy after one full `dvc repro` (built once per test worker)."""
+    path = tmp_path_factory.mktemp("ran") / "repo"
+    shutil.copytree(template, path, symlinks=True)
+    Repo(path).dvc("repro")
+    return path
+
+
+@pytest.fixture
+def ran_repo(ran_template, tmp_path) -> Repo:
+    """A fresh copy of the repository after a full pipeline run, with its own MLflow store."""
+    dest = tmp_path / "repo"
+    copy_repo(ran_template, dest)
+    return Repo(dest)
+
+
+def copy_repo(src: Path, dest: Path) -> None:
+    """Copy a repository that has run, pointing its MLflow store at the copy's artifacts."""
+    shutil.copytree(src, dest, symlinks=True)
+    db = dest / "mlflow.db"
+    if db.exists():
+        rebase_store(db, str(src), str(dest))
+
+
+def rebase_store(db: Path, old: str, new: str) -> None:
+    """Replace the absolute path `old` by `new` in every text column of an MLflow SQLite store."""
+    with closing(sqlite3.connect(db)) as con, con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for col in con.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if col[2].upper() in ("TEXT", "") or "CHAR" in col[2].upper():
+                    con.execute(f'UPDATE "{table}" SET "{col[1]}" = replace("{col[1]}", ?, ?) '
+                                f'WHERE instr("{col[1]}", ?) > 0', (old, new, old))
 
 
 def load(repo: Repo, rel: str) -> pd.DataFrame:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.e2e.conftest import BIN, ROOT, Repo
+from tests.e2e.conftest import BIN, ROOT, Repo, copy_repo
 
 pytestmark = pytest.mark.e2e
 
@@ -50,11 +49,10 @@ def registry(root: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def baseline(template, tmp_path_factory) -> Path:
+def baseline(ran_template, tmp_path_factory) -> Path:
     """The template after one full `dvc repro`: outputs in place, a champion in the registry."""
     path = tmp_path_factory.mktemp("bad-input") / "repo"
-    shutil.copytree(template, path, symlinks=True)
-    Repo(path).dvc("repro")
+    copy_repo(ran_template, path)
     assert registry(path)[MODEL]["aliases"].get("champion"), "the baseline needs a champion"
     return path
 
@@ -122,7 +120,7 @@ def check_rejected(case: dict, proc: subprocess.CompletedProcess, source: str) -
 def test_bad_input(name: str, baseline: Path, tmp_path: Path) -> None:
     case = CASES[name]
     repo = Repo(tmp_path / "repo")
-    shutil.copytree(baseline, repo.path, symlinks=True)
+    copy_repo(baseline, repo.path)
     before, registered = outputs(repo.path), registry(repo.path)
     proc, source, may_change = RUNNERS[case["stage"]](repo, f"tests/data/bad/{case['file']}",
                                                       tmp_path)

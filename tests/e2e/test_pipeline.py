@@ -123,8 +123,8 @@ def check_run_cache_restore(repo: Repo, first_run_id: str) -> None:
     assert mlflow.pyfunc.load_model(f"runs:/{first_run_id}/model").metadata.signature
 
 
-def test_bad_dtype_fails_at_validate_and_registry_is_untouched(repo: Repo):
-    repo.dvc("repro")
+def test_bad_dtype_fails_at_validate_and_registry_is_untouched(ran_repo: Repo):
+    repo = ran_repo
     csv = repo.path / "data/external/tiny.csv"
     df = pd.read_csv(csv).astype({"income": object})
     df.loc[0, "income"] = "unknown"
@@ -180,8 +180,8 @@ def test_regression_task_end_to_end(repo: Repo):
     assert int(n) == len(test) and abs(float(mean) - test.lnmeddol.mean()) < 0.5
 
 
-def test_classification_model_exposes_probabilities_from_the_run(repo: Repo):
-    repo.dvc("repro")
+def test_classification_model_exposes_probabilities_from_the_run(ran_repo: Repo):
+    repo = ran_repo
     run_id = json.loads((repo.path / "models/run.json").read_text())["run_id"]
     mlflow.set_tracking_uri(repo.tracking_uri())
     model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")

@@ -34,8 +34,8 @@ def md5s(root: Path, rels: list[str]) -> dict[str, str]:
             for r in rels}
 
 
-def test_push_clone_pull_is_up_to_date(repo: Repo, tmp_path: Path) -> None:
-    repo.dvc("repro")
+def test_push_clone_pull_is_up_to_date(ran_repo: Repo, tmp_path: Path) -> None:
+    repo = ran_repo
     out = repo.run(str(BIN / "mlgate"), "remote")  # what `make remote` runs
     remote = tmp_path / "mlgate-dvc-remote"  # the default: beside the repository
     assert str(remote) in out.stdout and remote.is_dir()
