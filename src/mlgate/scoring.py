@@ -296,13 +296,32 @@ def check_batch(df: pd.DataFrame, profile: Profile, cfg: ScoreConfig, source: st
 def predict_frame(model: Any, X: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     """`prediction` (+ `probability` for classification) for every row of X."""
     aligned = align_columns(model, X, profile.target)
-    out = pd.DataFrame({PREDICTION: np.asarray(model.predict(aligned))}, index=X.index)
-    if profile.task == "classification":
-        proba = np.asarray(model.predict_proba(aligned), dtype=float)
-        check_probabilities(proba, profile.labels)
-        # binary: probability of the positive (last) label; multiclass: of the predicted one
-        out[PROBABILITY] = proba[:, -1] if proba.shape[1] == 2 else proba.max(axis=1)
-    return out
+    if profile.task != "classification":
+        return pd.DataFrame({PREDICTION: np.asarray(model.predict(aligned))}, index=X.index)
+    pred, proba = labels_and_proba(model, aligned)
+    proba = np.asarray(proba, dtype=float)
+    check_probabilities(proba, profile.labels)
+    # binary: probability of the positive (last) label; multiclass: of the predicted one
+    return pd.DataFrame({PREDICTION: np.asarray(pred),
+                         PROBABILITY: proba[:, -1] if proba.shape[1] == 2 else proba.max(axis=1)},
+                        index=X.index)
+
+
+def labels_and_proba(model: Any, X: pd.DataFrame) -> tuple[Any, Any]:
+    """model.predict and model.predict_proba, running a PyCaret pipeline's preprocessing once.
+
+    A PyCaret Pipeline's predict and predict_proba both `transform` X through every step but
+    the last, then call the final estimator (predict maps labels back with
+    `inverse_transform`); preprocessing is most of the cost, so it is done once here. Other
+    models (a SparkModel, a plain estimator) get their own two calls.
+    """
+    steps = getattr(model, "steps", None)
+    final = steps[-1][1] if steps else None
+    if final is None or not all(hasattr(o, m) for o, m in (
+            (model, "transform"), (model, "inverse_transform"), (final, "predict_proba"))):
+        return model.predict(X), model.predict_proba(X)
+    Xt = model.transform(X)
+    return model.inverse_transform(final.predict(Xt)), final.predict_proba(Xt)
 
 
 def check_probabilities(proba: np.ndarray, labels: list[Any] | None) -> None:

@@ -7,6 +7,7 @@ from sklearn.metrics import roc_auc_score
 
 from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation import predict_scores
+from mlgate.scoring import labels_and_proba
 from mlgate.training import TrainConfig, metric_name, train_model
 
 DATA = {"target": "binexp", "categorical": ["plan", "site"]}
@@ -39,6 +40,17 @@ def test_finalized_model_predicts_raw_rows_better_than_chance(trained, sample):
     assert set(np.unique(trained.model.predict(X))) <= {0, 1}
     assert roc_auc_score(holdout.binexp, proba) > 0.6
 
+
+
+def check_one_pass_scoring(model, X):
+    """labels_and_proba (preprocessing once) == the pipeline's own predict / predict_proba."""
+    labels, proba = labels_and_proba(model, X)
+    np.testing.assert_array_equal(labels, model.predict(X))
+    np.testing.assert_array_equal(proba, model.predict_proba(X))
+
+
+def test_one_pass_scoring_equals_predict_and_predict_proba(trained, sample):
+    check_one_pass_scoring(trained.model, sample.iloc[900:].drop(columns=["binexp"]))
 
 
 def test_scoring_is_independent_of_column_order(trained, sample):
@@ -86,7 +98,8 @@ def test_multiclass_with_tuning_and_candidate_callback():
     rng = np.random.default_rng(5)
     X = pd.DataFrame({"a": rng.normal(size=450), "b": rng.normal(size=450),
                       "c": rng.integers(0, 4, size=450)})
-    y = np.digitize(X.a + 0.2 * rng.normal(size=450), [-0.4, 0.4])
+    y = np.array(["low", "mid", "high"])[np.digitize(X.a + 0.2 * rng.normal(size=450),
+                                                     [-0.4, 0.4])]  # PyCaret encodes them
     seen = []
     cfg = TrainConfig.from_params({"target": "y"}, {
         "estimators": ["lr", "dt"], "fold": 2, "sort": "Accuracy",
@@ -94,8 +107,9 @@ def test_multiclass_with_tuning_and_candidate_callback():
     result = train_model(X.assign(y=y), cfg, seen.append)
     assert [c.id for c in seen] == ["lr", "dt", f"{result.best_id}_tuned"]
     assert result.tuned is not None and "AUC" in result.tuned.cv
-    assert set(result.model.predict(X)) == {0, 1, 2}
+    assert set(result.model.predict(X)) == {"low", "mid", "high"}
     assert result.model.predict_proba(X).shape == (450, 3)
+    check_one_pass_scoring(result.model, X)
     assert result.cv_metrics["cv_accuracy"] == result.tuned.cv["Accuracy"]
 
 
