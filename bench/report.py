@@ -83,9 +83,9 @@ def verdict(result: dict) -> str:
 def section(result: dict) -> str:
     """One benchmark's Markdown section."""
     notes = "\n".join(f"- {n}" for n in result.get("notes", []))
-    return (f"## {result['title']}\n\n`{COMMANDS.get(result['name'], result['command'])}` "
-            f"(ran as `{result['command']}`, finished {result['finished']}, load average "
-            f"{result['load_avg_at_end']})  \n{verdict(result)}\n\n{result['table']}\n\n{notes}\n")
+    return (f"## {result['title']}\n\n`{result['command']}` (finished {result['finished']}, "
+            f"load average at the end {result['load_avg_at_end']})  \n{verdict(result)}\n\n"
+            f"{result['table']}\n\n{notes}\n")
 
 
 def main() -> None:
