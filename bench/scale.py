@@ -11,8 +11,9 @@
    batch, features + label, already in memory on both sides), alternating, median of
    `--repeats`: `mlgate.scoring.score_batch` (checks, predict, probabilities, output checks)
    vs the model's own `predict` on the aligned features. Also timed alone, to explain the
-   gap: `check_batch` and `predict_proba`, and a prototype of the proposed fix (PyCaret's
-   preprocessing once for both labels and probabilities, checked to give the same outputs).
+   gap: `check_batch`, `predict_proba`, and two ways to get labels and probabilities with
+   PyCaret's preprocessing done once (A: what score_batch does; B: labels by argmax), each
+   checked against the model's own outputs on every row.
    Target: score_batch >= 0.9x predict's rows/s.
 Run: `python bench/scale.py` (`--rows 100000` to try it).
 """
@@ -76,7 +77,7 @@ def scoring_inputs(copy: Copy, source: Path) -> dict[str, Any]:
 
 
 def one_transform(model: Any, X: Any) -> tuple[Any, Any]:
-    """Proposed fix A: PyCaret's preprocessing once, then the final estimator's two methods.
+    """A: PyCaret's preprocessing once, then the final estimator's two methods.
 
     Exactly model.predict / model.predict_proba of a PyCaret Pipeline (both run `transform`
     without the final step, then the final estimator; predict maps the labels back with
@@ -88,14 +89,15 @@ def one_transform(model: Any, X: Any) -> tuple[Any, Any]:
 
 
 def proba_labels(model: Any, X: Any) -> tuple[Any, Any]:
-    """Proposed fix B: one predict_proba; labels = the most probable class, mapped back."""
+    """B: one predict_proba; labels = the most probable class, mapped back (proposed for
+    estimators whose predict is argmax(predict_proba) by construction: trees, LightGBM)."""
     proba = model.predict_proba(X)
     final = model.steps[-1][1]
     return model.inverse_transform(final.classes_.take(proba.argmax(axis=1))), proba
 
 
-PROPOSED = {"proposed A: one transform, predict + predict_proba of the estimator": one_transform,
-            "proposed B: predict_proba once, labels by argmax": proba_labels}
+PROPOSED = {"A: one transform, estimator predict + predict_proba (as score_batch)": one_transform,
+            "B: one transform, predict_proba only, labels by argmax": proba_labels}
 
 
 def check_proposed(model: Any, X: Any) -> dict[str, int]:
@@ -209,10 +211,11 @@ def report(args: argparse.Namespace, stages: list[dict[str, Any]],
             f"Throughput: whole table ({args.rows:,} rows incl. the label) in memory, median "
             f"of {args.repeats}, sides alternating; model.predict gets the features already "
             "aligned to the model's column order.",
-            "score_batch calls both model.predict and model.predict_proba, so PyCaret's "
-            "preprocessing (most of the time) runs twice. The proposed fixes (prototypes in "
-            "this script, for mlgate.scoring.predict_frame) give the same probabilities; labels "
-            "differing from model.predict: "
+            "A is how score_batch predicts (mlgate.scoring.labels_and_proba: PyCaret's "
+            "preprocessing once, then the estimator's predict and predict_proba); B also runs "
+            "the estimator once (labels by argmax, exact only for estimators whose predict is "
+            "argmax(predict_proba), e.g. trees and LightGBM). Both give the model's "
+            "probabilities; labels differing from model.predict: "
             + ", ".join(f"{k.split(':')[0]}: {v} of {args.rows:,} rows"
                         for k, v in facts["mismatches"].items()) + ".",
         ]})
