@@ -29,7 +29,7 @@ def align_columns(model: Any, X: pd.DataFrame, target: str | None = None) -> pd.
     missing = [c for c in expected if c not in X.columns]
     if missing:
         raise DataError(f"input lacks column(s) the model was trained on: {missing}")
-    return X[expected]
+    return X if list(X.columns) == expected else X[expected]
 
 
 def predict_scores(model: Any, X: pd.DataFrame, target: str | None = None

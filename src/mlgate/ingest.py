@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
 import pandas as pd
 
 from mlgate.errors import ConfigError, DataError
-from mlgate.frames import row_mask
+from mlgate.frames import default_index, row_mask
 from mlgate.io import read_table
 
 log = logging.getLogger(__name__)
@@ -18,9 +19,11 @@ BUILTIN_SOURCES = ("randhie",)
 
 def randhie_path() -> Path:
     """Path of the RAND Health Insurance Experiment CSV that ships inside statsmodels."""
-    import statsmodels.datasets.randhie as randhie
-
-    return Path(randhie.__file__).parent / "src" / "randhie.csv"
+    spec = importlib.util.find_spec("statsmodels")  # locating it, not importing it (~0.1 s)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("data.source: `randhie` ships inside statsmodels, which is not "
+                          "installed (pip install statsmodels)")
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "randhie" / "src" / "randhie.csv"
 
 
 def resolve_source(source: str, root: Path) -> Path:
@@ -71,4 +74,4 @@ def ingest(df: pd.DataFrame, drop: list[str], rule: str | None = None) -> pd.Dat
     if out.empty:
         raise DataError(f"`data.filter` = {rule!r} leaves no rows")
     log.info("ingested %d rows x %d columns (dropped %d)", len(out), out.shape[1], len(drop))
-    return out.reset_index(drop=True)
+    return default_index(out)

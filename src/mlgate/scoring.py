@@ -17,6 +17,7 @@ from pandas.api import types as ptypes
 
 from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation import align_columns
+from mlgate.frames import default_index
 from mlgate.params import check_keys
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,7 @@ def conform_types(df: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame, lis
             problems.append(f"`{col}`: {why}")
         else:
             out[col] = converted
-    return pd.DataFrame(out, index=df.index), problems
+    return pd.DataFrame(out, index=df.index, copy=False), problems
 
 
 def unseen_categories(X: pd.DataFrame, profile: Profile) -> dict[str, list[Any]]:
@@ -277,7 +278,7 @@ def check_batch(df: pd.DataFrame, profile: Profile, cfg: ScoreConfig, source: st
     """Check columns, types and categories; raise ScoringError naming every problem."""
     if df.empty:
         raise ScoringError(f"{source}: the batch has no rows")
-    df = df.reset_index(drop=True)  # duplicate index labels break pipeline transformers
+    df = default_index(df)  # duplicate index labels break pipeline transformers
     problems = column_problems(df, profile, cfg)
     X, type_problems = conform_types(df, profile)
     if type_problems:
@@ -321,7 +322,31 @@ def labels_and_proba(model: Any, X: pd.DataFrame) -> tuple[Any, Any]:
             (model, "transform"), (model, "inverse_transform"), (final, "predict_proba"))):
         return model.predict(X), model.predict_proba(X)
     Xt = model.transform(X)
-    return model.inverse_transform(final.predict(Xt)), final.predict_proba(Xt)
+    proba = final.predict_proba(Xt)
+    labels = final.classes_.take(proba.argmax(axis=1)) if predicts_by_argmax(final) \
+        else final.predict(Xt)
+    return model.inverse_transform(labels), proba
+
+
+# Estimators whose predict() is classes_[argmax(predict_proba())] by construction.
+ARGMAX_PREDICTORS = {("sklearn", "DecisionTreeClassifier"), ("sklearn", "ExtraTreeClassifier"),
+                     ("sklearn", "RandomForestClassifier"), ("sklearn", "ExtraTreesClassifier"),
+                     ("lightgbm", "LGBMClassifier")}
+
+
+def predicts_by_argmax(estimator: Any) -> bool:
+    """True when labels can be taken from predict_proba's argmax exactly (saves a second pass).
+
+    scikit-learn's single-output trees and forests and LightGBM's classifier with a built-in
+    objective compute predict() that way; logistic regression (decision function), SVC (Platt
+    scaling) and every other estimator keep their own predict().
+    """
+    kind = (type(estimator).__module__.split(".")[0], type(estimator).__name__)
+    if kind not in ARGMAX_PREDICTORS or not hasattr(estimator, "classes_"):
+        return False
+    if kind[0] == "lightgbm":
+        return not callable(getattr(estimator, "_objective", None))
+    return getattr(estimator, "n_outputs_", 1) == 1
 
 
 def check_probabilities(proba: np.ndarray, labels: list[Any] | None) -> None:
@@ -375,7 +400,7 @@ def score_batch(model: Any, df: pd.DataFrame, profile: Profile, cfg: ScoreConfig
     outputs = predict_frame(model, batch.features, profile)
     check_predictions(outputs[PREDICTION], profile, cfg)
     parts = [batch.features, *([batch.labels] if batch.labels is not None else []), outputs]
-    scored = pd.concat(parts, axis=1).reset_index(drop=True)
+    scored = default_index(pd.concat(parts, axis=1, copy=False))
     scored[MODEL_URI] = model_uri
     return scored, batch
 

@@ -1,5 +1,7 @@
 """Train: PyCaret compare + finalize on a small sample; config errors named."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation import predict_scores
-from mlgate.scoring import labels_and_proba
+from mlgate.scoring import labels_and_proba, predicts_by_argmax
 from mlgate.training import TrainConfig, metric_name, train_model
 
 DATA = {"target": "binexp", "categorical": ["plan", "site"]}
@@ -51,6 +53,36 @@ def check_one_pass_scoring(model, X):
 
 def test_one_pass_scoring_equals_predict_and_predict_proba(trained, sample):
     check_one_pass_scoring(trained.model, sample.iloc[900:].drop(columns=["binexp"]))
+
+
+ESTIMATORS = {  # final estimator -> labels taken from predict_proba's argmax?
+    "DecisionTreeClassifier": True, "RandomForestClassifier": True,
+    "ExtraTreesClassifier": True, "LGBMClassifier": True, "LogisticRegression": False,
+    "SVC": False,
+}
+
+
+def make_estimator(name):
+    """A small, seeded instance of one final estimator."""
+    from lightgbm import LGBMClassifier
+    from sklearn import ensemble, linear_model, svm, tree
+
+    return {"DecisionTreeClassifier": lambda: tree.DecisionTreeClassifier(random_state=0),
+            "RandomForestClassifier": lambda: ensemble.RandomForestClassifier(20, random_state=0),
+            "ExtraTreesClassifier": lambda: ensemble.ExtraTreesClassifier(20, random_state=0),
+            "LGBMClassifier": lambda: LGBMClassifier(n_estimators=30, verbose=-1),
+            "LogisticRegression": lambda: linear_model.LogisticRegression(max_iter=500),
+            "SVC": lambda: svm.SVC(probability=True, random_state=0)}[name]()
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_one_pass_scoring_is_exact_for_every_final_estimator(trained, sample, name):
+    """Labels by argmax only where predict is argmax by construction; same outputs either way."""
+    model = copy.deepcopy(trained.model)
+    model.steps[-1] = (model.steps[-1][0], make_estimator(name))
+    model.fit(sample.iloc[:900].drop(columns=["binexp"]), sample.binexp.iloc[:900])
+    assert predicts_by_argmax(model.steps[-1][1]) is ESTIMATORS[name]
+    check_one_pass_scoring(model, sample.drop(columns=["binexp"]))
 
 
 def test_scoring_is_independent_of_column_order(trained, sample):
