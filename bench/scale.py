@@ -21,6 +21,7 @@ Run: `python bench/scale.py` (`--rows 100000` to try it).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -133,6 +134,7 @@ def throughput(inputs: dict[str, Any], repeats: int) -> dict[str, list[float]]:
     for i in range(repeats):
         names = list(sides) if i % 2 == 0 else list(sides)[::-1]
         for name in names:
+            gc.collect()  # the same clean heap for every side
             started = time.perf_counter()
             sides[name]()
             times[name].append(time.perf_counter() - started)
@@ -145,7 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--train", default="fast", help="train preset (conf/train/)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     source = make(args.rows)
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-") as tmp:
@@ -179,7 +181,10 @@ def report(args: argparse.Namespace, stages: list[dict[str, Any]],
     names = list(med)
     rate = {k: args.rows / v for k, v in med.items()}
     headline = ratio(rate[names[0]], rate[names[1]])
-    thr_rows = [[k, med[k], f"{rate[k]:,.0f}", ratio(rate[k], rate[names[1]])] for k in names]
+    best = {k: min(v) for k, v in times.items()}
+    thr_rows = [[k, med[k], f"{rate[k]:,.0f}", ratio(rate[k], rate[names[1]]), best[k],
+                 ratio(best[names[1]], best[k])] for k in names]
+    paired = median([p / s for s, p in zip(times[names[0]], times[names[1]], strict=True)])
     drift = next(s for s in stages if s["stage"] == "drift")
     score = facts["score"]
     emit("scale", {
@@ -188,11 +193,17 @@ def report(args: argparse.Namespace, stages: list[dict[str, Any]],
         "table": markdown_table(["stage", "wall s", "stage body s", "peak RSS MiB"],
                                 stage_rows(stages))
                  + "\n\n" + markdown_table(["scoring the same rows", "median s", "rows/s",
-                                            "throughput vs predict"], thr_rows),
+                                            "throughput vs predict", "best s",
+                                            "best vs predict's best"], thr_rows),
         "headline": f"stages {sum(s['wall_s'] for s in stages):.0f} s, peak "
                     f"{max(s['peak_rss_mib'] for s in stages) / 1024:.1f} GiB; score_batch "
-                    f"{headline}x model.predict's rows/s; drift stage {drift['wall_s']:.1f} s",
-        "ratios": {"score_batch_vs_predict_throughput": headline},
+                    f"{headline}x model.predict's rows/s (median; paired runs {paired:.3f}x, "
+                    f"best of {args.repeats} {ratio(best[names[1]], best[names[0]])}x); drift "
+                    f"stage {drift['wall_s']:.1f} s",
+        "ratios": {"score_batch_vs_predict_throughput": headline,
+                   "paired_median": round(paired, 3),
+                   "best_of": ratio(best[names[1]], best[names[0]])},
+        "runs": times,
         "seconds": med, "stages": stages, "rows": args.rows,
         "target": f"score_batch throughput >= {TARGET}x model.predict",
         "met": headline >= TARGET,
@@ -209,8 +220,12 @@ def report(args: argparse.Namespace, stages: list[dict[str, Any]],
             "Stages run one by one as their dvc.yaml cmd (what `dvc repro` runs), not through "
             "DVC, to measure each; peak RSS is the stage process's (and its children's) max.",
             f"Throughput: whole table ({args.rows:,} rows incl. the label) in memory, median "
-            f"of {args.repeats}, sides alternating; model.predict gets the features already "
-            "aligned to the model's column order.",
+            f"of {args.repeats}, sides alternating, gc.collect() before each; model.predict gets "
+            "the features already aligned to the model's column order. The verdict uses the "
+            "ratio of the medians; single runs of the same call vary by up to 2x on this "
+            "machine at 1,000,000 rows (allocation-heavy pandas copies), so the paired ratio "
+            "(median over repeats of predict / score_batch in the same repeat) and the "
+            "best-of ratio are shown too.",
             "A is how score_batch predicts (mlgate.scoring.labels_and_proba: PyCaret's "
             "preprocessing once, then the estimator's predict and predict_proba); B also runs "
             "the estimator once (labels by argmax, exact only for estimators whose predict is "
