@@ -52,8 +52,8 @@ test: setup-extras ## Set up (with extras) and run the test suite (unit, config,
 test-slow: setup-extras ## Also run the heavy, opt-in scenarios (pytest -m slow)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "slow or not slow"
 
-lint: setup ## ruff on src, stages, tests
-	$(BIN)/ruff check src stages tests
+lint: setup ## ruff on src, stages, tests, bench
+	$(BIN)/ruff check src stages tests bench
 
 ui: setup ## Serve the MLflow UI for the embedded store on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000

@@ -66,19 +66,23 @@ def write_table(path: Path, df: pd.DataFrame) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> None:
     """Score a CSV/Parquet batch with the champion after checking it against the signature."""
-    from mlgate.scoring import ScoreConfig, score_batch
-    from mlgate.spark_scoring import engine_model
-
     params = _params()
-    cfg = ScoreConfig.from_params(require(params, "score"))
     scorer = _champion(params)
-    profile = champion_profile(params, scorer)
-    with engine_model(cfg, scorer.model, scorer.uri) as model:  # score.engine: pandas | spark
-        scored, _ = score_batch(model, read_table(args.input), profile, cfg, str(args.input),
-                                scorer.uri)
+    scored = score_file(params, scorer, champion_profile(params, scorer), Path(args.input))
     write_table(Path(args.output), scored)
     sys.stdout.write(f"scored {len(scored)} rows of {args.input} with {scorer.uri} "
                      f"-> {args.output}\n")
+
+
+def score_file(params: dict[str, Any], scorer: Any, profile: Any, path: Path) -> pd.DataFrame:
+    """Check and score one CSV/Parquet batch with the champion, on `score.engine`."""
+    from mlgate.scoring import ScoreConfig, score_batch
+    from mlgate.spark_scoring import engine_model
+
+    cfg = ScoreConfig.from_params(require(params, "score"))
+    with engine_model(cfg, scorer.model, scorer.uri) as model:  # score.engine: pandas | spark
+        scored, _ = score_batch(model, read_table(path), profile, cfg, str(path), scorer.uri)
+    return scored
 
 
 def drift_config(params: dict[str, Any], profile: Any) -> Any:
@@ -94,16 +98,14 @@ def cmd_drift(args: argparse.Namespace) -> None:
     """Check a batch for drift against the champion's stored reference; exit 1 per fail_on."""
     from mlgate.champion import fetch_reference, signature_inputs
     from mlgate.drift import fails, run_drift, save_html, verdict_line
-    from mlgate.scoring import ScoreConfig, profile_from_signature, score_batch
+    from mlgate.scoring import profile_from_signature
 
     params = _params()
     scorer = _champion(params)
     reference, stored = fetch_reference(scorer.run_id)
     profile = profile_from_signature(signature_inputs(scorer.uri), stored, stored.target,
                                      stored.task)
-    current, _ = score_batch(scorer.model, read_table(args.current), profile,
-                             ScoreConfig.from_params(require(params, "score")), str(args.current),
-                             scorer.uri)
+    current = score_file(params, scorer, profile, Path(args.current))
     cfg = drift_config(params, profile)
     summary, snapshot = run_drift(reference, current, cfg, profile.target, profile.task)
     summary = {**scorer.describe(), "current": str(args.current), **summary}

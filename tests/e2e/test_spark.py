@@ -66,3 +66,14 @@ def test_spark_engine_in_the_pipeline(repo: Repo) -> None:
     pd.testing.assert_frame_equal(predicted.drop(columns=[MODEL_URI]),
                                   load(repo, SCORED[0]).drop(columns=[MODEL_URI]),
                                   check_exact=True)
+    assert adhoc_drift(repo, "spark") == adhoc_drift(repo, "pandas")
+
+
+def adhoc_drift(repo: Repo, engine: str) -> dict:
+    """`mlgate drift --current` on the current batch with `score.engine: <engine>`."""
+    set_engine(repo, engine)
+    out = repo.run(str(BIN / "mlgate"), "drift", "--current", "data/processed/current.parquet",
+                   "--json", f"drift-{engine}.json", "--fail-on", "never", check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert ("score.engine=spark" in out.stderr) == (engine == "spark")
+    return json.loads((repo.path / f"drift-{engine}.json").read_text())
