@@ -22,7 +22,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from _common import BIN, Copy, log, make_copy, median, ratio
+from _common import Copy, log, make_copy, median, ratio
 
 PRELOAD = ("pandas", "numpy", "pyarrow.parquet", "sklearn", "joblib", "lightgbm", "mlflow",
            "mlflow.sklearn", "mlflow.pyfunc", "mlflow.store.tracking.sqlalchemy_store",
@@ -63,18 +63,16 @@ def main() -> None:
     assert threading.active_count() == 1
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-") as tmp:
         copy = make_copy(Path(tmp) / "repo")
-        copy.run(BIN / "dvc", "repro")
+        copy.dvc("repro")
         scripts = stage_scripts(copy)
         server = FORK_SERVER.format(preload=PRELOAD, scripts=scripts)
-        sides = {"cold: one process per stage": lambda: [copy.timed(*copy.python(s))
-                                                         for s in scripts],
-                 "preloaded: one fork per stage": lambda: copy.timed(BIN / "python", "-c",
-                                                                    server)}
+        sides = {"cold: one process per stage":
+                 lambda: sum(copy.timed(*copy.python(s)) for s in scripts),
+                 "preloaded: one fork per stage": lambda: copy.timed(*copy.python("-c", server))}
         times: dict[str, list[float]] = {k: [] for k in sides}
         for i in range(args.repeats):
             for name in list(sides)[:: 1 if i % 2 == 0 else -1]:
-                result = sides[name]()
-                times[name].append(sum(result) if isinstance(result, list) else result)
+                times[name].append(sides[name]())
                 log(f"{name}: {times[name][-1]:.1f} s")
     cold, warm = (median(v) for v in times.values())
     log(f"median of {args.repeats}: cold {cold:.1f} s, preloaded {warm:.1f} s, "

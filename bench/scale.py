@@ -12,8 +12,9 @@
    `--repeats`: `mlgate.scoring.score_batch` (checks, predict, probabilities, output checks)
    vs the model's own `predict` on the aligned features. Also timed alone, to explain the
    gap: `check_batch`, `predict_proba`, and two ways to get labels and probabilities with
-   PyCaret's preprocessing done once (A: what score_batch does; B: labels by argmax), each
-   checked against the model's own outputs on every row.
+   PyCaret's preprocessing done once (A: the estimator's predict and predict_proba; B:
+   `mlgate.scoring.labels_and_proba`, labels by argmax where that is exact), each checked
+   against the model's own outputs on every row.
    Target: score_batch >= 0.9x predict's rows/s.
 Run: `python bench/scale.py` (`--rows 100000` to try it).
 """
@@ -89,16 +90,15 @@ def one_transform(model: Any, X: Any) -> tuple[Any, Any]:
     return model.inverse_transform(final.predict(Xt)), final.predict_proba(Xt)
 
 
-def proba_labels(model: Any, X: Any) -> tuple[Any, Any]:
-    """B: one predict_proba; labels = the most probable class, mapped back (proposed for
-    estimators whose predict is argmax(predict_proba) by construction: trees, LightGBM)."""
-    proba = model.predict_proba(X)
-    final = model.steps[-1][1]
-    return model.inverse_transform(final.classes_.take(proba.argmax(axis=1))), proba
+def labels_and_proba(model: Any, X: Any) -> tuple[Any, Any]:
+    """B: what score_batch predicts with (mlgate.scoring.labels_and_proba)."""
+    from mlgate.scoring import labels_and_proba as score_batch_predicts
+
+    return score_batch_predicts(model, X)
 
 
-PROPOSED = {"A: one transform, estimator predict + predict_proba (as score_batch)": one_transform,
-            "B: one transform, predict_proba only, labels by argmax": proba_labels}
+PROPOSED = {"A: one transform, estimator predict + predict_proba": one_transform,
+            "B: mlgate.scoring.labels_and_proba (as score_batch)": labels_and_proba}
 
 
 def check_proposed(model: Any, X: Any) -> dict[str, int]:
@@ -226,11 +226,12 @@ def report(args: argparse.Namespace, stages: list[dict[str, Any]],
             "machine at 1,000,000 rows (allocation-heavy pandas copies), so the paired ratio "
             "(median over repeats of predict / score_batch in the same repeat) and the "
             "best-of ratio are shown too.",
-            "A is how score_batch predicts (mlgate.scoring.labels_and_proba: PyCaret's "
-            "preprocessing once, then the estimator's predict and predict_proba); B also runs "
-            "the estimator once (labels by argmax, exact only for estimators whose predict is "
-            "argmax(predict_proba), e.g. trees and LightGBM). Both give the model's "
-            "probabilities; labels differing from model.predict: "
+            "A runs PyCaret's preprocessing once, then the estimator's predict and "
+            "predict_proba; B is what score_batch calls (mlgate.scoring.labels_and_proba): the "
+            "same, except that for estimators whose predict is argmax(predict_proba) by "
+            "construction (scikit-learn trees and forests, LightGBM) the estimator runs once "
+            "and labels are the argmax. Both give the model's probabilities; labels differing "
+            "from model.predict: "
             + ", ".join(f"{k.split(':')[0]}: {v} of {args.rows:,} rows"
                         for k, v in facts["mismatches"].items()) + ".",
         ]})

@@ -1,7 +1,7 @@
 """Concurrency: queued experiments on 2 workers against one SQLite MLflow store.
 
-8 experiments (the issue's scenario, ~5 min on 2 cores) are opt-in (`make test-slow`); the
-same test with 2 experiments (~1.5 min) runs in `make test`, so every run of the suite has both
+8 experiments (the issue's scenario, 3-5 min on 2 cores) are opt-in (`make test-slow`); the
+same test with 2 experiments (~70 s) runs in `make test`, so every run of the suite has both
 workers writing runs, models and registry decisions to one store at the same time.
 
 Each experiment trains (a different `train.seed`), so each is a full pipeline execution with
