@@ -70,6 +70,10 @@ class Copy:
                          f"--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-5000:]}")
         return proc
 
+    def stop_preload(self) -> None:
+        """Stop the preload servers of this venv (the next stage starts one and preloads)."""
+        self.run(*self.python("-m", "mlgate.preload", "stop"))
+
     def timed(self, *cmd: str | Path, cwd: Path | None = None) -> float:
         """Wall time in seconds of one successful command."""
         started = time.perf_counter()
@@ -93,6 +97,11 @@ class Copy:
         """(stage name, cmd) of every stage of dvc.yaml, in file (= pipeline) order."""
         stages = yaml.safe_load((self.path / "dvc.yaml").read_text())["stages"]
         return [(name, spec["cmd"]) for name, spec in stages.items()]
+
+    def stage_script(self, name: str) -> str:
+        """The script a stage's cmd runs (`python -m mlgate.launch stages/<name>.py`)."""
+        cmd = dict(self.stage_commands())[name].split()
+        return next(arg for arg in cmd if arg.endswith(".py"))
 
     def params(self) -> dict[str, Any]:
         """The copy's params.yaml."""

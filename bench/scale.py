@@ -6,7 +6,9 @@
    preset (`--train default` for the full one). Every stage's cmd from dvc.yaml is run in
    pipeline order as its own process, the way `dvc repro` runs it (DVC itself does not report
    per-stage numbers); wall time and peak RSS (os.wait4, the process and its children, e.g.
-   the register stage's smoke test) are measured per stage.
+   the register stage's smoke test) are measured per stage. `MLGATE_PRELOAD=0`: each stage
+   runs inside its launcher process (no preload server), so its wall time includes its
+   imports and its memory is that process's.
 3. Scoring throughput, in this process on the same `--rows` rows (the whole table as one
    batch, features + label, already in memory on both sides), alternating, median of
    `--repeats`: `mlgate.scoring.score_batch` (checks, predict, probabilities, output checks)
@@ -152,6 +154,7 @@ def main() -> None:
     source = make(args.rows)
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-") as tmp:
         copy = make_copy(Path(tmp) / "repo", source=str(source), train=args.train)
+        copy.env["MLGATE_PRELOAD"] = "0"  # measure each stage in its own process (docstring)
         stages = []
         for name, cmd in copy.stage_commands():
             stages.append(run_measured(copy, name, cmd))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +44,11 @@ def tiny() -> pd.DataFrame:
         "year": np.repeat([1, 2, 3, 4], 5),
         "y": np.tile([0, 1], 10),
     })
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop this venv's preload servers that the stages started (once, in the controller)."""
+    if not hasattr(session.config, "workerinput"):
+        from mlgate import preload
+
+        preload.stop(sys.prefix)

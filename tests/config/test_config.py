@@ -66,7 +66,7 @@ def test_dvc_stages_use_existing_params_scripts_and_deps(params):
             for s in stages.values() for key in ("outs", "metrics", "plots")
             for o in s.get(key, [])}
     for name, stage in stages.items():
-        assert stage["cmd"] == f"python stages/{name}.py"
+        assert stage["cmd"] == f"python -m mlgate.launch stages/{name}.py"
         assert f"stages/{name}.py" in stage["deps"]
         for key in stage.get("params", []):
             assert _lookup(params, key), f"stage {name}: param {key} not in params.yaml"

@@ -37,19 +37,25 @@ STAGES = ["ingest", "validate", "split", "train", "evaluate", "register", "score
 
 
 def start_repro(repo: Repo, log: Path) -> subprocess.Popen:
-    """`dvc repro` in its own process group (so the stage and its children die with it)."""
+    """`dvc repro` in its own process group: killing the group kills DVC and the launcher."""
     with log.open("w") as out:
         return subprocess.Popen([str(BIN / "dvc"), "repro"], cwd=repo.path, env=repo.env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], what: str, log: Path) -> None:
-    """Poll `ready` until it holds, then SIGKILL the whole process group."""
+def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], what: str, log: Path,
+              repo: Repo) -> None:
+    """Poll `ready` until it holds, then SIGKILL the whole process group.
+
+    The stage itself runs in a child of the preload server (`python -m mlgate.launch` is the
+    stage cmd); the server must kill it, and its children, as soon as the launcher dies.
+    """
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if ready():
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+            stage_gone(repo, what)
             return
         if proc.poll() is not None:
             raise AssertionError(f"dvc repro exited {proc.returncode} before {what}:\n"
@@ -59,18 +65,27 @@ def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], what: str, log:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def group_runs(pgid: int, needle: str) -> bool:
-    """True when a process of group `pgid` has `needle` in its command line."""
+def stage_gone(repo: Repo, what: str) -> None:
+    """Within 5 s of the kill no process works in the copy any more (stage, smoke test)."""
+    deadline = time.monotonic() + 5
+    while left := repo_processes(repo):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still running after the kill at {what}: {left}")
+        time.sleep(0.05)
+
+
+def repo_processes(repo: Repo, needle: str = "") -> dict[int, str]:
+    """{pid: command line} of live processes whose cwd is the copy, with `needle` in it."""
+    found = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
         try:
-            if os.getpgid(int(entry.name)) == pgid and needle in (
-                    entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
-                return True
-        except (OSError, ProcessLookupError):
-            continue  # the process ended meanwhile
-    return False
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == repo.path:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                if needle in cmd:
+                    found[int(entry.name)] = cmd
+        except OSError:
+            continue  # ended meanwhile, a zombie, or not ours
+    return found
 
 
 def ran(log: Path) -> list[str]:
@@ -110,7 +125,7 @@ def test_kill_9_in_train_register_and_drift_then_repro_recovers(repo: Repo, tmp_
     log = tmp_path / "repro-1.log"
     proc = start_repro(repo, log)
     kill_when(proc, lambda: any(repo.path.glob("mlartifacts/*/artifacts/params.yaml")),
-              "train started its MLflow run", log)
+              "train started its MLflow run", log, repo)
     assert ran(log)[-1] == "train", log.read_text()[-2000:]
     killed_run = next(repo.path.glob("mlartifacts/*/artifacts/params.yaml")).parents[1].name
     assert client(repo).get_run(killed_run).info.status == "RUNNING", "killed mid-run"
@@ -120,7 +135,8 @@ def test_kill_9_in_train_register_and_drift_then_repro_recovers(repo: Repo, tmp_
     # 2. Train completes; killed in register while the new version is being smoke-tested.
     log = tmp_path / "repro-2.log"
     proc = start_repro(repo, log)
-    kill_when(proc, lambda: group_runs(proc.pid, "mlgate.smoke"), "register's smoke test", log)
+    kill_when(proc, lambda: bool(repo_processes(repo, "mlgate.smoke")), "register's smoke test",
+              log, repo)
     assert ran(log) == ["train", "evaluate", "register"], log.read_text()[-2000:]
     run_info = json.loads((repo.path / "models/run.json").read_text())
     assert run_info["run_id"] != killed_run
@@ -136,7 +152,7 @@ def test_kill_9_in_train_register_and_drift_then_repro_recovers(repo: Repo, tmp_
     log = tmp_path / "repro-3.log"
     proc = start_repro(repo, log)
     kill_when(proc, lambda: any((repo.path / "reports").glob(".drift.html.*.tmp")),
-              "drift writing reports/drift.html", log)
+              "drift writing reports/drift.html", log, repo)
     assert ran(log) == ["register", "score", "drift"], log.read_text()[-2000:]
     assert "registration was interrupted; resuming it" in log.read_text()
     gate = json.loads((repo.path / "reports/gate.json").read_text())

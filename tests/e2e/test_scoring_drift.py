@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import mlflow
 import pandas as pd
@@ -168,7 +169,7 @@ def check_fail_on(repo: Repo, params: dict) -> None:
     proc = repo.dvc("repro", "--single-item", "drift", check=False)
     drift = report(repo, "drift.json")
     assert (proc.returncode != 0) == (drift["action"] != "none")
-    last = [ln for ln in proc.stderr.splitlines() if " mlgate" in ln][-1]
+    last = [ln for ln in proc.stderr.splitlines() if re.match(r"[\d:]{8} mlgate", ln)][-1]
     assert f"drift verdict: {drift['verdict']}, action: {drift['action']}" in last
     if proc.returncode:
         assert "stage drift failed" in last and last.endswith("[drift.fail_on=retrain]")

@@ -1,0 +1,147 @@
+"""`python -m mlgate.launch SCRIPT [ARGS]`: run a stage script as `python SCRIPT` would, faster.
+
+The dvc.yaml cmd of every stage. It hands the script to this venv's preloading fork server
+(mlgate.preload), starting the server when none is running, and ends with the stage's exit
+status (or its signal). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to the stage's process
+group; if this process dies, the server kills the stage. With `MLGATE_PRELOAD=0`, or when no
+server can be started, the script runs in this process instead: the same result, without the
+saving. Only the standard library is imported before the hand-off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mlgate import preload
+
+log = logging.getLogger("mlgate.launch")
+START_TIMEOUT_S = 180.0
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+class Unavailable(Exception):
+    """No server could be reached or started: run in this process instead."""
+
+
+def connect(path: Path) -> socket.socket | None:
+    """A connection to the server listening on `path`, or None."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        return None
+    return sock
+
+
+def connect_or_start(key: str) -> socket.socket:
+    """Connect to the key's server; start it first (one starter at a time) if none listens."""
+    paths = preload.files(key)
+    sock = connect(paths["sock"])
+    if sock:
+        return sock
+    with paths["lock"].open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return connect(paths["sock"]) or start(key, paths)
+
+
+def start(key: str, paths: dict[str, Path]) -> socket.socket:
+    """Start a server in its own session, logging to its .log file; wait until it listens."""
+    with paths["log"].open("w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "mlgate.preload", "serve", key],
+                                  stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                  start_new_session=True)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        sock = connect(paths["sock"])
+        if sock:
+            return sock
+        if server.poll() is not None:
+            raise Unavailable(f"the preload server exited {server.returncode}; "
+                              f"see {paths['log']}")
+        time.sleep(0.05)
+    raise Unavailable(f"the preload server did not listen within {START_TIMEOUT_S:.0f} s; "
+                      f"see {paths['log']}")
+
+
+def delegate(sock: socket.socket, argv: list[str]) -> int:
+    """Send the script, cwd, env, umask and stdio; forward signals; return its exit status."""
+    umask = os.umask(0)
+    os.umask(umask)
+    request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}
+    with sock:
+        preload.send_message(sock, request, [0, 1, 2])
+        started, _ = preload.recv_message(sock)
+        if not started or "pid" not in started:
+            raise Unavailable(f"the preload server refused the stage: {started}")
+        pid = started["pid"]
+        for sig in FORWARDED:
+            signal.signal(sig, lambda signum, _frame: _signal_group(pid, signum))
+        try:
+            ended, _ = preload.recv_message(sock)
+        except OSError:
+            ended = None
+    if ended is None:
+        _signal_group(pid, signal.SIGKILL)
+        log.error("the preload server ended before stage %s did (pid %d)", argv[0], pid)
+        return 1
+    return ended["exit"]
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signum)
+
+
+def run_here(argv: list[str]) -> None:
+    """Run the script in this process, exactly as `python SCRIPT ARGS` would."""
+    import runpy
+
+    sys.argv = list(argv)
+    sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+    runpy.run_path(argv[0], run_name="__main__")
+
+
+def exit_as(code: int) -> None:
+    """Exit with the stage's status; a stage killed by a signal kills this process likewise."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if code < 0:
+        with contextlib.suppress(OSError):  # SIGKILL and SIGSTOP keep their default anyway
+            signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+        code = 128 - code  # the shell's status, should the signal not end this process
+    os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Hand the script to the preload server, or run it here; exit with its status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        sys.exit("usage: python -m mlgate.launch SCRIPT [ARGS...]")
+    if not os.path.isfile(argv[0]):
+        sys.stderr.write(f"{sys.executable}: can't open file {os.path.abspath(argv[0])!r}: "
+                         "[Errno 2] No such file or directory\n")
+        sys.exit(2)
+    if os.environ.get("MLGATE_PRELOAD", "1").lower() in ("0", "off", "false", "no"):
+        return run_here(argv)
+    try:
+        code = delegate(connect_or_start(preload.server_key(dict(os.environ))), argv)
+    except (Unavailable, OSError) as exc:
+        logging.basicConfig(format="%(name)s %(levelname)s %(message)s")
+        log.warning("%s; running %s without preloading", exc, argv[0])
+        return run_here(argv)
+    exit_as(code)
+
+
+if __name__ == "__main__":
+    main()

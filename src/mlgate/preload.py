@@ -1,0 +1,457 @@
+"""Preloading fork server: stage processes that skip the ~2-5 s of heavy imports each.
+
+One server per venv and import-relevant environment imports MLflow, PyCaret, LightGBM,
+Evidently and matplotlib once, then forks a child per stage (`python -m mlgate.launch
+stages/<stage>.py`, the dvc.yaml cmd). The child takes over the caller's cwd, environment,
+umask, argv and stdin/stdout/stderr, forgets every `mlgate` module (stage code is imported
+fresh, as in a new process), resets what the imports changed in shared state (environment
+defaults, matplotlib settings, pandas options) and runs the script as `__main__`. The server
+reports the exit
+status back, kills the child's process group the moment its caller disappears (a `kill -9`
+of `dvc repro` still stops the stage), exits after `MLGATE_PRELOAD_IDLE` seconds without
+work (default 900), and is stopped by pid (`python -m mlgate.preload stop`).
+Only the standard library is imported at module level: the launcher imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("mlgate.preload")
+
+# What the stages import that costs time; mlgate's own modules are never preloaded. Not
+# pycaret.classification / .regression: they import yellowbrick, which restyles matplotlib
+# (rcParams and the colour codes) on import; the stages that need them import them (~0.8 s).
+MODULES = ("pandas", "numpy", "pyarrow.parquet", "sklearn", "joblib", "lightgbm", "mlflow",
+           "mlflow.sklearn", "mlflow.pyfunc", "mlflow.store.tracking.sqlalchemy_store",
+           "pycaret.internal.pipeline", "evidently", "evidently.presets", "matplotlib.pyplot",
+           "sqlalchemy", "alembic")
+# Environment read at import time by the interpreter or the preloaded libraries: a server
+# only serves callers whose values are equal (its socket name hashes them).
+KEY_PREFIXES = ("PYTHON", "OMP_", "MKL_", "OPENBLAS_", "BLIS_", "NUMEXPR_", "VECLIB_",
+                "KMP_", "GOTO_", "MPL", "LC_", "MLGATE_PRELOAD_MODULES")
+KEY_VARS = ("LANG", "TZ", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME",
+            "MLFLOW_LOGGING_LEVEL", "MLFLOW_CONFIGURE_LOGGING", "PYCARET_CUSTOM_LOGGING_PATH")
+# Set with os.environ.setdefault by sklearn and joblib on import: a caller that has them at
+# these values gets the same preloaded state as one without them.
+IMPLIED = {"KMP_DUPLICATE_LIB_OK": "True", "KMP_INIT_AT_FORK": "FALSE"}
+HEADER = struct.Struct("!I")
+DEFAULT_IDLE_S = 900.0
+
+
+def runtime_dir() -> Path:
+    """This user's private directory for server sockets, pidfiles and logs."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    path = Path(base) / f"mlgate-preload-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    info = path.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise PermissionError(f"{path} must be owned by uid {os.getuid()} with mode 0700")
+    return path
+
+
+def server_key(env: dict[str, str]) -> str:
+    """Hash of what a preloaded process depends on: interpreter, packages, this file, env."""
+    stamps = [sys.executable, sys.prefix, sys.version, _stamp(Path(__file__)),
+              _stamp(Path(sysconfig.get_paths()["purelib"]))]
+    env_part = sorted(f"{k}={v}" for k, v in env.items()
+                      if (k in KEY_VARS or k.startswith(KEY_PREFIXES)) and IMPLIED.get(k) != v)
+    return hashlib.sha256("\0".join(stamps + env_part).encode()).hexdigest()[:16]
+
+
+def _stamp(path: Path) -> str:
+    info = path.stat()
+    return f"{path}:{info.st_mtime_ns}:{info.st_size}"
+
+
+def files(key: str) -> dict[str, Path]:
+    """Socket, pidfile, start lock and log of the server for `key`."""
+    base = runtime_dir() / key
+    return {ext: base.with_suffix(f".{ext}") for ext in ("sock", "pid", "lock", "log")}
+
+
+def send_message(sock: socket.socket, payload: dict[str, Any], fds: list[int] = ()) -> None:
+    """One length-prefixed JSON message, with file descriptors attached."""
+    data = json.dumps(payload).encode()
+    socket.send_fds(sock, [HEADER.pack(len(data)) + data], list(fds))
+
+
+def recv_message(sock: socket.socket, max_fds: int = 0) -> tuple[dict[str, Any] | None, list]:
+    """The next message and its descriptors; (None, []) at end of stream."""
+    chunk, fds, _, _ = socket.recv_fds(sock, 1 << 16, max_fds)
+    if not chunk:
+        return None, fds
+    while len(chunk) < HEADER.size:
+        chunk += _recv_some(sock)
+    (size,), chunk = HEADER.unpack(chunk[:HEADER.size]), chunk[HEADER.size:]
+    while len(chunk) < size:
+        chunk += _recv_some(sock)
+    return json.loads(chunk[:size]), fds
+
+
+def _recv_some(sock: socket.socket) -> bytes:
+    more = sock.recv(1 << 16)
+    if not more:
+        raise ConnectionError("preload connection closed mid-message")
+    return more
+
+
+# --- server -------------------------------------------------------------------------------
+
+@dataclass
+class Undo:
+    """What preloading changed that a new process would not have; reapplied in every child."""
+
+    env: dict[str, str]  # set by the imports with setdefault (sklearn, joblib): set by default
+    rc: dict[str, Any]  # matplotlib settings an import changed
+    pandas: dict[str, Any]  # pandas options an import changed (plotly, via Evidently)
+
+    def apply(self) -> None:
+        """In a child: the environment defaults, matplotlib and pandas as before the imports."""
+        for name, value in self.env.items():
+            os.environ.setdefault(name, value)
+        if self.rc:
+            sys.modules["matplotlib"].rcParams.update(self.rc)
+        for name, value in self.pandas.items():
+            sys.modules["pandas"].set_option(name, value)
+
+
+def preload(modules: tuple[str, ...]) -> Undo:
+    """Import the heavy libraries; refuse to serve if that left a thread running (fork-safety)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    env, rc, options = dict(os.environ), matplotlib.rcParams.copy(), _pandas_options()
+    for name in modules:
+        importlib.import_module(name)
+    extra = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    if extra:
+        raise RuntimeError(f"preloading started threads {extra}: forking would be unsafe")
+    return Undo(env={k: v for k, v in os.environ.items()
+                     if env.get(k) != v and not k.startswith("_")},
+                rc={k: v for k, v in rc.items()
+                    if k != "backend" and matplotlib.rcParams[k] != v},
+                pandas={k: v for k, v in options.items() if pd.get_option(k) != v})
+
+
+def _pandas_options() -> dict[str, Any]:
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated options warn when read
+        return {k: pd.get_option(k) for k in pd._config.config._registered_options}
+
+
+def bind(paths: dict[str, Path]) -> socket.socket:
+    """Listen on the key's socket path, replacing a stale one atomically."""
+    tmp = paths["sock"].with_suffix(f".{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp))
+    listener.listen(64)
+    os.replace(tmp, paths["sock"])
+    return listener
+
+
+class Server:
+    """The select loop: accept callers, fork stages, watch callers, reap and report."""
+
+    def __init__(self, listener: socket.socket, idle_s: float, undo: Undo):
+        self.listener, self.idle_s, self.undo = listener, idle_s, undo
+        self.children: dict[int, socket.socket] = {}  # pid -> its caller's connection
+        self.stopping = False
+        self.idle_since = time.monotonic()
+        self.wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if signum != signal.SIGCHLD:
+            self.stopping = True
+
+    def serve(self) -> None:
+        """Run until stopped (after the running stages end) or idle for idle_s."""
+        while not (self.stopping and not self.children) and not self._idle():
+            watched = [self.wake_r, *self.children.values()]
+            if not self.stopping:
+                watched.append(self.listener)
+            ready, _, _ = select.select(watched, [], [], 1.0)
+            if self.wake_r in ready:
+                os.read(self.wake_r, 512)
+            self._reap()
+            for conn in [c for c in ready if c in self.children.values()]:
+                self._caller_gone(conn)
+            if self.listener in ready:
+                self._accept()
+
+    def _idle(self) -> bool:
+        if self.children:
+            self.idle_since = time.monotonic()
+        return time.monotonic() - self.idle_since > self.idle_s
+
+    def _accept(self) -> None:
+        conn, _ = self.listener.accept()
+        try:
+            conn.settimeout(10)
+            request, fds = recv_message(conn, max_fds=3)
+            conn.settimeout(None)
+            if request is None or len(fds) != 3:
+                raise ConnectionError(f"bad request: {request!r} with {len(fds)} fds")
+        except (OSError, ValueError) as exc:
+            log.warning("dropped a caller: %s", exc)
+            conn.close()
+            return
+        self._fork(conn, request, fds)
+
+    def _fork(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # or the child would write the server's buffered lines again
+        pid = os.fork()
+        if pid == 0:
+            os._exit(self._child(conn, request, fds))
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
+        for fd in fds:
+            os.close(fd)
+        self.children[pid] = conn
+        log.info("pid %d: %s in %s", pid, " ".join(request["argv"]), request["cwd"])
+        self._tell(conn, {"pid": pid})
+
+    def _child(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> int:
+        """In the forked child: become the stage; 70 (EX_SOFTWARE) if taking over failed."""
+        try:
+            os.close(self.wake_r)
+            for sock in (self.listener, conn, *self.children.values()):
+                sock.close()
+            return become_stage(request, fds, self.undo)
+        except BaseException:
+            traceback.print_exc()
+            return 70
+
+    def _caller_gone(self, conn: socket.socket) -> None:
+        """A caller's connection became readable: it died or hung up; kill its stage."""
+        pid = next(p for p, c in self.children.items() if c is conn)
+        log.warning("pid %d: caller gone, killing its process group", pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.children.pop(pid, None)
+            if conn is not None:
+                code = os.waitstatus_to_exitcode(status)
+                log.info("pid %d: exit %d", pid, code)
+                self._tell(conn, {"exit": code})
+                conn.close()
+
+    @staticmethod
+    def _tell(conn: socket.socket, payload: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):
+            send_message(conn, payload)
+
+
+# --- the forked child ---------------------------------------------------------------------
+
+def become_stage(request: dict[str, Any], fds: list[int], undo: Undo) -> int:
+    """In the forked child: take over the caller's process state, run the script, exit code."""
+    os.setpgid(0, 0)
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.umask(request["umask"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    undo.apply()
+    _fresh_process_state()
+    return run_script(request["argv"])
+
+
+def _fresh_process_state() -> None:
+    """Undo what the server did that a new process would not have done."""
+    for name in [m for m in sys.modules if m == "mlgate" or m.startswith("mlgate.")]:
+        del sys.modules[name]
+    root = logging.getLogger()
+    for logger in (root, log):
+        for handler in logger.handlers[:]:
+            logger.removeHandler(handler)
+    root.setLevel(logging.WARNING)
+    log.propagate, log.level = True, logging.NOTSET
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()  # the server's global RNG state is not shared
+    if "mlflow.telemetry.client" in sys.modules:  # per process: session id, opt-out in env
+        os.environ.pop("_MLFLOW_TELEMETRY_SESSION_ID", None)
+        sys.modules["mlflow.telemetry.client"].set_telemetry_client()
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
+    sys.stdout.reconfigure(line_buffering=os.isatty(1), write_through=unbuffered)
+
+
+def run_script(argv: list[str]) -> int:
+    """`python script args...` from here: run as __main__, end as the interpreter would."""
+    import runpy
+
+    sys.argv = list(argv)
+    sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+    try:
+        runpy.run_path(argv[0], run_name="__main__")
+        code = 0
+    except SystemExit as exc:
+        code = exit_code(exc.code)
+    except KeyboardInterrupt:
+        sys.excepthook(*sys.exc_info())
+        code = 128 + signal.SIGINT
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        code = 1
+    return finish(code)
+
+
+def exit_code(code: object) -> int:
+    """The status `sys.exit(code)` gives a process."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def finish(code: int) -> int:
+    """Join non-daemon threads, run atexit handlers, flush: a normal exit minus teardown."""
+    import atexit
+
+    main = threading.main_thread()
+    for thread in threading.enumerate():
+        if thread is not main and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    return code
+
+
+# --- lifecycle ----------------------------------------------------------------------------
+
+def serve(key: str) -> None:
+    """Preload, listen on the key's socket, serve; clean up the socket and pidfile."""
+    paths = files(key)
+    os.chdir("/")
+    modules = tuple(m for m in os.environ.get("MLGATE_PRELOAD_MODULES", ",".join(MODULES))
+                    .split(",") if m)
+    started = time.perf_counter()
+    undo = preload(modules)
+    log.info("preloaded %d modules in %.1f s", len(modules), time.perf_counter() - started)
+    listener = bind(paths)
+    paths["pid"].write_text(json.dumps({"pid": os.getpid(), "prefix": sys.prefix, "key": key}))
+    idle = float(os.environ.get("MLGATE_PRELOAD_IDLE", DEFAULT_IDLE_S))
+    try:
+        Server(listener, idle, undo).serve()
+    finally:
+        for path in (paths["sock"], paths["pid"]):
+            with contextlib.suppress(FileNotFoundError):
+                if path.suffix != ".pid" or _pid_in(path) == os.getpid():
+                    path.unlink()
+        log.info("stopped")
+
+
+def _pid_in(pidfile: Path) -> int | None:
+    try:
+        return int(json.loads(pidfile.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def servers(prefix: str | None = None) -> list[tuple[Path, int]]:
+    """(pidfile, pid) of every live server of this user (of one venv when prefix is given)."""
+    found = []
+    for pidfile in sorted(runtime_dir().glob("*.pid")):
+        pid = _pid_in(pidfile)
+        with contextlib.suppress(OSError, ValueError):
+            if pid and (prefix is None or json.loads(pidfile.read_text())["prefix"] == prefix):
+                os.kill(pid, 0)
+                found.append((pidfile, pid))
+    return found
+
+
+def stop(prefix: str | None = None, timeout_s: float = 60.0) -> list[int]:
+    """SIGTERM each server (it finishes its running stages first); wait for it to exit."""
+    stopped = []
+    for _, pid in servers(prefix):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            stopped.append(pid)
+    deadline = time.monotonic() + timeout_s
+    while any(_alive(p) for p in stopped) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):  # a zombie child of ours counts as gone
+        if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
+            return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m mlgate.preload {serve KEY | status | stop}`."""
+    parser = argparse.ArgumentParser(prog="python -m mlgate.preload", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run a server (the launcher starts it)").add_argument("key")
+    sub.add_parser("status", help="list this user's live servers")
+    sub.add_parser("stop", help="stop this venv's servers by pid")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.command == "serve":
+        serve(args.key)
+    elif args.command == "status":
+        for pidfile, pid in servers():
+            sys.stdout.write(f"{pid}\t{pidfile.read_text()}\n")
+    else:
+        log.info("stopped %s", stop(sys.prefix) or "nothing (no server running)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""The preloading fork server and its launcher (the dvc.yaml cmd), as real processes.
+
+Each test gets its own runtime directory (so its own servers) and a light preload list, except
+the one that checks the real list; every server a test starts is stopped by its pid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from mlgate import preload
+
+PYTHON = sys.executable
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    """A private runtime dir (short path: socket names are limited to 107 bytes)."""
+    rundir = tempfile.mkdtemp(prefix="mlgpl-", dir="/tmp")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLGATE_", "PYTEST_"))}
+    env.update(XDG_RUNTIME_DIR=rundir, MLGATE_PRELOAD_MODULES="json")
+    yield env
+    for pid in server_pids(env):
+        os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(rundir)
+
+
+def server_pids(env: dict[str, str]) -> list[int]:
+    """Pids in the live servers' pidfiles of this runtime dir."""
+    pids = []
+    for pidfile in Path(env["XDG_RUNTIME_DIR"]).glob("mlgate-preload-*/*.pid"):
+        pid = json.loads(pidfile.read_text())["pid"]
+        if alive(pid):
+            pids.append(pid)
+    return pids
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+
+
+def script(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "job.py"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def launch(path: Path, *args: str, env: dict, **kw) -> subprocess.Popen:
+    return subprocess.Popen([PYTHON, "-m", "mlgate.launch", str(path), *args], env=env,
+                            cwd=path.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)
+
+
+def wait_for(check, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+REPORT = """
+    import json, os, sys
+    print(json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "foo": os.environ.get("FOO"),
+                      "umask": os.umask(0o22), "stdin": sys.stdin.read(), "pid": os.getpid(),
+                      "pgid": os.getpgid(0), "mlgate": [m for m in sys.modules
+                                                        if m.startswith("mlgate")],
+                      "path0": sys.path[0], "main": sys.modules["__main__"].__file__}))
+    print("to stderr", file=sys.stderr)
+    sys.exit(int(sys.argv[1]))
+"""
+
+
+def test_a_stage_runs_in_a_forked_child_with_the_callers_state(tmp_path, env):
+    path = script(tmp_path, REPORT)
+    proc = launch(path, "3", env={**env, "FOO": "bar"}, stdin=subprocess.PIPE, umask=0o077)
+    out, err = proc.communicate("piped in", timeout=60)
+    assert proc.returncode == 3, err
+    seen = json.loads(out)
+    assert seen["argv"] == [str(path), "3"] and seen["cwd"] == str(tmp_path)
+    assert seen["foo"] == "bar" and seen["stdin"] == "piped in" and "to stderr" in err
+    assert seen["umask"] == 0o077  # the caller's
+    assert seen["pid"] != proc.pid and seen["pgid"] == seen["pid"]  # its own process group
+    assert seen["mlgate"] == [], "mlgate modules must be imported fresh by the stage"
+    assert seen["path0"] == str(tmp_path) and seen["main"] == str(path)
+    assert len(server_pids(env)) == 1
+
+
+def test_later_stages_reuse_the_server_and_see_their_own_environment(tmp_path, env):
+    path = script(tmp_path, REPORT)
+    first = launch(path, "0", env={**env, "FOO": "one"})
+    assert json.loads(first.communicate(timeout=60)[0])["foo"] == "one"
+    pids = server_pids(env)
+    second = launch(path, "0", env={**env, "FOO": "two"})
+    assert json.loads(second.communicate(timeout=60)[0])["foo"] == "two"
+    assert server_pids(env) == pids
+
+
+@pytest.mark.parametrize(("body", "code", "message"), [
+    ("raise ValueError('bad value in job')", 1, "ValueError: bad value in job"),
+    ("import sys; sys.exit('stopped: reason')", 1, "stopped: reason"),
+    ("import os; os.kill(os.getpid(), 9)", -9, ""),
+])
+def test_failures_end_the_launcher_as_they_would_end_python(tmp_path, env, body, code, message):
+    proc = launch(script(tmp_path, body), env=env)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code and message in err
+
+
+def test_a_missing_script_fails_like_python(tmp_path, env):
+    proc = launch(tmp_path / "nope.py", env=env)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "nope.py" in err and "No such file" in err
+
+
+SLEEPER = """
+    import os, pathlib, subprocess, sys, time
+    child = subprocess.Popen(["sleep", "300"])
+    pathlib.Path("pids").write_text(f"{os.getpid()} {child.pid}")
+    time.sleep(300)
+"""
+
+
+def started_pids(tmp_path: Path) -> list[int]:
+    wait_for(lambda: len((tmp_path / "pids").read_text().split()) == 2
+             if (tmp_path / "pids").exists() else False)
+    return [int(p) for p in (tmp_path / "pids").read_text().split()]
+
+
+def test_kill_9_of_the_caller_kills_the_stage_and_its_children(tmp_path, env):
+    proc = launch(script(tmp_path, SLEEPER), env=env)
+    pids = started_pids(tmp_path)
+    proc.kill()
+    proc.wait()
+    wait_for(lambda: not any(alive(p) for p in pids), timeout=5)
+    assert len(server_pids(env)) == 1  # the server itself lives on
+
+
+def test_sigterm_is_forwarded_and_the_status_passed_back(tmp_path, env):
+    proc = launch(script(tmp_path, SLEEPER), env=env)
+    stage, _ = started_pids(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM and not alive(stage)
+
+
+def test_a_killed_server_is_replaced_by_the_next_launch(tmp_path, env):
+    path = script(tmp_path, REPORT)
+    launch(path, "0", env=env).communicate(timeout=60)
+    [old] = server_pids(env)
+    os.kill(old, signal.SIGKILL)  # leaves its socket file behind
+    wait_for(lambda: not alive(old))
+    proc = launch(path, "0", env=env)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0 and server_pids(env) not in ([], [old])
+
+
+def test_stop_by_pid_and_the_idle_timeout_remove_the_server(tmp_path, env):
+    path = script(tmp_path, REPORT)
+    launch(path, "0", env=env).communicate(timeout=60)
+    [pid] = server_pids(env)
+    subprocess.run([PYTHON, "-m", "mlgate.preload", "stop"], env=env, check=True, timeout=60)
+    assert not alive(pid) and not list(Path(env["XDG_RUNTIME_DIR"]).glob("*/*.sock"))
+    launch(path, "0", env={**env, "MLGATE_PRELOAD_IDLE": "1"}).communicate(timeout=60)
+    [pid] = server_pids(env)
+    wait_for(lambda: not alive(pid), timeout=15)
+    assert not list(Path(env["XDG_RUNTIME_DIR"]).glob("*/*.sock"))
+
+
+def test_preload_off_runs_the_script_in_the_launcher(tmp_path, env):
+    proc = launch(script(tmp_path, REPORT), "4", env={**env, "MLGATE_PRELOAD": "0"})
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 4 and json.loads(out)["pid"] == proc.pid
+    assert server_pids(env) == []
+
+
+def test_a_server_that_cannot_start_falls_back_with_a_warning(tmp_path, env):
+    bad = {**env, "MLGATE_PRELOAD_MODULES": "no_such_module_xyz"}
+    proc = launch(script(tmp_path, REPORT), "5", env=bad)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 5 and json.loads(out)["pid"] == proc.pid
+    assert "without preloading" in err and ".log" in err
+
+
+FINGERPRINT = """
+    import hashlib, io, json, os, sys
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mlflow, numpy as np, pandas as pd, sklearn
+    fig, ax = plt.subplots()
+    ax.barh([f"f{i}" for i in range(20)], np.linspace(0.05, 0.0, 20), xerr=0.01, color="tab:blue")
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("_MLFLOW_TELEMETRY_SESSION_ID", "MLGATE_PRELOAD")}
+    print(json.dumps({"png": hashlib.md5(png.getvalue()).hexdigest(), "env": env,
+                      "rc": {k: str(v) for k, v in matplotlib.rcParams.items()},
+                      "pandas": str(pd.get_option("mode.chained_assignment")),
+                      "preloaded": "pycaret.internal.pipeline" in sys.modules}))
+"""
+
+
+def test_the_real_preload_list_is_fork_safe_and_leaves_no_trace(tmp_path, env):
+    """The default list preloads, and a child's shared state equals a new process's."""
+    real = {k: v for k, v in env.items() if k != "MLGATE_PRELOAD_MODULES"}
+    path = script(tmp_path, FINGERPRINT)
+    seen = {}
+    for mode in ("1", "0"):
+        proc = launch(path, env={**real, "MLGATE_PRELOAD": mode})
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0 and "without preloading" not in err, err
+        seen[mode] = json.loads(out)
+    assert seen["1"].pop("preloaded") and not seen["0"].pop("preloaded")
+    assert seen["1"] == seen["0"]  # same figure bytes, settings, options and environment
+
+
+def test_the_key_follows_import_time_settings_only():
+    base = {"PATH": "/bin", "HOME": "/root"}
+    key = preload.server_key(base)
+    assert preload.server_key({**base, "DVC_ROOT": "/x", "MLFLOW_TRACKING_URI": "y"}) == key
+    assert preload.server_key({**base, "KMP_INIT_AT_FORK": "FALSE"}) == key
+    assert preload.server_key({**base, "OMP_NUM_THREADS": "1"}) != key
+    assert preload.server_key({**base, "PYTHONPATH": "/src"}) != key
