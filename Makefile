@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-extras params run repro test test-slow lint ui clean bench-train sweep screenshot bench-noop bench remote server server-stop
+.PHONY: help setup setup-extras params run repro test test-slow lint ui clean bench-train sweep screenshot bench-noop bench remote server server-stop preload-stop
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ server: $(VENV)/.installed-server ## Start the shared tracking server: PostgreSQ
 
 server-stop: ## Stop the shared tracking server (MLflow and PostgreSQL, by pid)
 	$(BIN)/mlgate server stop
+
+preload-stop: ## Stop this venv's preload servers by pid (they also exit after 15 idle minutes)
+	$(BIN)/python -m mlgate.preload stop
 
 clean: ## Remove pipeline outputs and the local MLflow store (keeps .venv and the DVC cache)
 	rm -rf data/raw data/processed models reports/drift.html mlflow.db mlartifacts

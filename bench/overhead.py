@@ -171,10 +171,11 @@ def report(times: dict[str, list[float]], steps: tuple[dict, dict], params: dict
             "server when none runs. The headline side stops the servers before each run, so it "
             "pays the preloading (about 6-8 s) inside its time.",
             "DVC's share = `dvc repro -f` without preloading - stage scripts; "
-            "one-process-per-stage share = stage scripts - plain. 'start + imports + exit' = process wall time minus the time the "
-            "stage body logs (`stage X done in ...`, 0.1 s resolution); the body itself still "
-            "includes per-process costs paid on first use (PyCaret imported when the model is "
-            "unpickled, the MLflow store opened, matplotlib in evaluate).",
+            "one-process-per-stage share = stage scripts - plain. 'start + imports + exit' = "
+            "process wall time minus the time the stage body logs (`stage X done in ...`, "
+            "0.1 s resolution); the body itself still includes per-process costs paid on "
+            "first use (PyCaret imported when the model is unpickled, the MLflow store "
+            "opened, matplotlib in evaluate).",
         ]})
 
 

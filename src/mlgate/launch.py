@@ -78,16 +78,16 @@ def delegate(sock: socket.socket, argv: list[str]) -> int:
     umask = os.umask(0)
     os.umask(umask)
     request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}
-    with sock:
+    with sock, sock.makefile("rb") as replies:
         preload.send_message(sock, request, [0, 1, 2])
-        started, _ = preload.recv_message(sock)
+        started = preload.read_message(replies)
         if not started or "pid" not in started:
             raise Unavailable(f"the preload server refused the stage: {started}")
         pid = started["pid"]
         for sig in FORWARDED:
             signal.signal(sig, lambda signum, _frame: _signal_group(pid, signum))
         try:
-            ended, _ = preload.recv_message(sock)
+            ended = preload.read_message(replies)
         except OSError:
             ended = None
     if ended is None:

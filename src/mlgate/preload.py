@@ -95,8 +95,20 @@ def send_message(sock: socket.socket, payload: dict[str, Any], fds: list[int] = 
     socket.send_fds(sock, [HEADER.pack(len(data)) + data], list(fds))
 
 
+def read_message(stream: Any) -> dict[str, Any] | None:
+    """The next message from a buffered reader (`sock.makefile("rb")`); None at end of stream."""
+    head = stream.read(HEADER.size)
+    if len(head) < HEADER.size:
+        return None
+    (size,) = HEADER.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        raise ConnectionError("preload connection closed mid-message")
+    return json.loads(data)
+
+
 def recv_message(sock: socket.socket, max_fds: int = 0) -> tuple[dict[str, Any] | None, list]:
-    """The next message and its descriptors; (None, []) at end of stream."""
+    """The caller's one message and its descriptors; (None, []) at end of stream."""
     chunk, fds, _, _ = socket.recv_fds(sock, 1 << 16, max_fds)
     if not chunk:
         return None, fds
@@ -185,9 +197,10 @@ class Server:
         self.children: dict[int, socket.socket] = {}  # pid -> its caller's connection
         self.stopping = False
         self.idle_since = time.monotonic()
-        self.wake_r, wake_w = os.pipe()
-        os.set_blocking(wake_w, False)
-        signal.set_wakeup_fd(wake_w)
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)
+        self.killed: set[int] = set()
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
 
@@ -198,7 +211,8 @@ class Server:
     def serve(self) -> None:
         """Run until stopped (after the running stages end) or idle for idle_s."""
         while not (self.stopping and not self.children) and not self._idle():
-            watched = [self.wake_r, *self.children.values()]
+            watched = [self.wake_r, *(c for p, c in self.children.items()
+                                      if p not in self.killed)]
             if not self.stopping:
                 watched.append(self.listener)
             ready, _, _ = select.select(watched, [], [], 1.0)
@@ -246,7 +260,9 @@ class Server:
     def _child(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> int:
         """In the forked child: become the stage; 70 (EX_SOFTWARE) if taking over failed."""
         try:
+            signal.set_wakeup_fd(-1)
             os.close(self.wake_r)
+            os.close(self.wake_w)
             for sock in (self.listener, conn, *self.children.values()):
                 sock.close()
             return become_stage(request, fds, self.undo)
@@ -258,6 +274,7 @@ class Server:
         """A caller's connection became readable: it died or hung up; kill its stage."""
         pid = next(p for p, c in self.children.items() if c is conn)
         log.warning("pid %d: caller gone, killing its process group", pid)
+        self.killed.add(pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
 
@@ -270,6 +287,7 @@ class Server:
             if pid == 0:
                 return
             conn = self.children.pop(pid, None)
+            self.killed.discard(pid)
             if conn is not None:
                 code = os.waitstatus_to_exitcode(status)
                 log.info("pid %d: exit %d", pid, code)
@@ -287,7 +305,6 @@ class Server:
 def become_stage(request: dict[str, Any], fds: list[int], undo: Undo) -> int:
     """In the forked child: take over the caller's process state, run the script, exit code."""
     os.setpgid(0, 0)
-    signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -353,13 +370,10 @@ def exit_code(code: object) -> int:
 
 
 def finish(code: int) -> int:
-    """Join non-daemon threads, run atexit handlers, flush: a normal exit minus teardown."""
+    """End as the interpreter does (minus teardown): threads, then atexit handlers, flush."""
     import atexit
 
-    main = threading.main_thread()
-    for thread in threading.enumerate():
-        if thread is not main and not thread.daemon:
-            thread.join()
+    threading._shutdown()  # wakes idle executor workers, joins non-daemon threads
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

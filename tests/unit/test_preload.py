@@ -121,6 +121,19 @@ def test_failures_end_the_launcher_as_they_would_end_python(tmp_path, env, body,
     assert proc.returncode == code and message in err
 
 
+def test_threads_end_as_at_interpreter_exit(tmp_path, env):
+    """An idle executor left open does not hang the stage; a running thread is joined."""
+    proc = launch(script(tmp_path, """
+        import sys, threading, time
+        from concurrent.futures import ThreadPoolExecutor
+        sys.pool = ThreadPoolExecutor(2)  # kept alive, never shut down (hung before the fix)
+        sys.pool.submit(time.sleep, 0.1).result()
+        threading.Thread(target=lambda: (time.sleep(0.5), print("joined", flush=True))).start()
+    """), env=env)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and out.strip() == "joined", err
+
+
 def test_a_missing_script_fails_like_python(tmp_path, env):
     proc = launch(tmp_path / "nope.py", env=env)
     _, err = proc.communicate(timeout=60)
