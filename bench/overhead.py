@@ -123,7 +123,7 @@ def main() -> None:
         per_step: dict[str, list[float]] = {}
         for i in range(args.repeats):
             order = SIDES[i % len(SIDES):] + SIDES[:i % len(SIDES)]
-            log(f"repeat {i + 1}/{args.repeats}: {', '.join(order)}")
+            log(f"repeat {i + 1}/{args.repeats}: {' | '.join(order)}")
             one_repeat(copy, order, times, per_stage, per_step)
         params = copy.params()
     report(times, (per_stage, per_step), params, args)

@@ -1,11 +1,12 @@
 """`python -m mlgate.launch SCRIPT [ARGS]`: run a stage script as `python SCRIPT` would, faster.
 
 The dvc.yaml cmd of every stage. It hands the script to this venv's preloading fork server
-(mlgate.preload), starting the server when none is running, and ends with the stage's exit
-status (or its signal). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to the stage's process
-group; if this process dies, the server kills the stage. With `MLGATE_PRELOAD=0`, or when no
-server can be started, the script runs in this process instead: the same result, without the
-saving. Only the standard library is imported before the hand-off.
+(mlgate.preload) and ends with the stage's exit status (or its signal). When no server is
+listening yet, it starts one in the background and runs the script in this process.
+SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to the stage's process group; if this
+process dies, the server kills the stage. With `MLGATE_PRELOAD=0`, or when the server failed
+to start, the script runs in this process: the same result, without the saving. Only the
+standard library is imported before the hand-off.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from mlgate import preload
 
 log = logging.getLogger("mlgate.launch")
 START_TIMEOUT_S = 180.0
+RETRY_FAILED_S = 600.0  # a server that failed to start is not retried before this
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
@@ -43,34 +45,50 @@ def connect(path: Path) -> socket.socket | None:
     return sock
 
 
-def connect_or_start(key: str) -> socket.socket:
-    """Connect to the key's server; start it first (one starter at a time) if none listens."""
+def connect_or_spawn(key: str) -> socket.socket | None:
+    """A connection to the key's server; None while it is starting (spawned here if none is).
+
+    The caller does not wait for a starting server: it runs the stage itself, so the first
+    stages of a session run while the server preloads (on another core, if there is one).
+    """
     paths = preload.files(key)
     sock = connect(paths["sock"])
     if sock:
         return sock
-    with paths["lock"].open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return connect(paths["sock"]) or start(key, paths)
+    with paths["lock"].open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one spawner at a time
+        sock = connect(paths["sock"])
+        if sock:
+            return sock
+        state = preload.read_state(paths["pid"])
+        if state.get("state") == "failed" and time.time() - state["at"] < RETRY_FAILED_S:
+            raise Unavailable(f"the preload server failed to start ({state['error']}); "
+                              f"see {paths['log']}")
+        if not (state.get("pid") and preload.alive(state["pid"])):
+            spawn(key, paths)
+    return None
 
 
-def start(key: str, paths: dict[str, Path]) -> socket.socket:
-    """Start a server in its own session, logging to its .log file; wait until it listens."""
+def spawn(key: str, paths: dict[str, Path]) -> int:
+    """Start a server in its own session, logging to its .log file; record it as starting."""
     with paths["log"].open("w") as out:
         server = subprocess.Popen([sys.executable, "-m", "mlgate.preload", "serve", key],
                                   stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                   start_new_session=True)
-    deadline = time.monotonic() + START_TIMEOUT_S
+    preload.write_state(paths["pid"], server.pid, "starting")
+    return server.pid
+
+
+def wait_for_server(key: str, timeout_s: float = START_TIMEOUT_S) -> socket.socket:
+    """Start the key's server if needed and wait until it accepts connections."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        sock = connect(paths["sock"])
+        sock = connect_or_spawn(key)
         if sock:
             return sock
-        if server.poll() is not None:
-            raise Unavailable(f"the preload server exited {server.returncode}; "
-                              f"see {paths['log']}")
         time.sleep(0.05)
-    raise Unavailable(f"the preload server did not listen within {START_TIMEOUT_S:.0f} s; "
-                      f"see {paths['log']}")
+    raise Unavailable(f"the preload server did not listen within {timeout_s:.0f} s; "
+                      f"see {preload.files(key)['log']}")
 
 
 def delegate(sock: socket.socket, argv: list[str]) -> int:
@@ -135,7 +153,10 @@ def main(argv: list[str] | None = None) -> None:
     if os.environ.get("MLGATE_PRELOAD", "1").lower() in ("0", "off", "false", "no"):
         return run_here(argv)
     try:
-        code = delegate(connect_or_start(preload.server_key(dict(os.environ))), argv)
+        sock = connect_or_spawn(preload.server_key(dict(os.environ)))
+        if sock is None:  # the server is starting: do not wait for it
+            return run_here(argv)
+        code = delegate(sock, argv)
     except (Unavailable, OSError) as exc:
         logging.basicConfig(format="%(name)s %(levelname)s %(message)s")
         log.warning("%s; running %s without preloading", exc, argv[0])

@@ -127,6 +127,22 @@ def _recv_some(sock: socket.socket) -> bytes:
     return more
 
 
+def read_state(pidfile: Path) -> dict[str, Any]:
+    """The pidfile's record ({} if none): pid, state (starting, ready, failed), prefix, at."""
+    try:
+        return json.loads(pidfile.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_state(pidfile: Path, pid: int, state: str, **extra: Any) -> None:
+    """Replace the pidfile's record atomically."""
+    tmp = pidfile.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"pid": pid, "state": state, "prefix": sys.prefix,
+                               "at": time.time(), **extra}))
+    os.replace(tmp, pidfile)
+
+
 # --- server -------------------------------------------------------------------------------
 
 @dataclass
@@ -390,37 +406,32 @@ def serve(key: str) -> None:
     modules = tuple(m for m in os.environ.get("MLGATE_PRELOAD_MODULES", ",".join(MODULES))
                     .split(",") if m)
     started = time.perf_counter()
-    undo = preload(modules)
+    try:
+        undo = preload(modules)
+        listener = bind(paths)
+    except Exception as exc:
+        write_state(paths["pid"], os.getpid(), "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
     log.info("preloaded %d modules in %.1f s", len(modules), time.perf_counter() - started)
-    listener = bind(paths)
-    paths["pid"].write_text(json.dumps({"pid": os.getpid(), "prefix": sys.prefix, "key": key}))
+    write_state(paths["pid"], os.getpid(), "ready")
     idle = float(os.environ.get("MLGATE_PRELOAD_IDLE", DEFAULT_IDLE_S))
     try:
         Server(listener, idle, undo).serve()
     finally:
         for path in (paths["sock"], paths["pid"]):
             with contextlib.suppress(FileNotFoundError):
-                if path.suffix != ".pid" or _pid_in(path) == os.getpid():
+                if path.suffix != ".pid" or read_state(path).get("pid") == os.getpid():
                     path.unlink()
         log.info("stopped")
-
-
-def _pid_in(pidfile: Path) -> int | None:
-    try:
-        return int(json.loads(pidfile.read_text())["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def servers(prefix: str | None = None) -> list[tuple[Path, int]]:
     """(pidfile, pid) of every live server of this user (of one venv when prefix is given)."""
     found = []
     for pidfile in sorted(runtime_dir().glob("*.pid")):
-        pid = _pid_in(pidfile)
-        with contextlib.suppress(OSError, ValueError):
-            if pid and (prefix is None or json.loads(pidfile.read_text())["prefix"] == prefix):
-                os.kill(pid, 0)
-                found.append((pidfile, pid))
+        state = read_state(pidfile)
+        if state.get("pid") and alive(state["pid"]) and prefix in (None, state.get("prefix")):
+            found.append((pidfile, state["pid"]))
     return found
 
 
@@ -432,12 +443,13 @@ def stop(prefix: str | None = None, timeout_s: float = 60.0) -> list[int]:
             os.kill(pid, signal.SIGTERM)
             stopped.append(pid)
     deadline = time.monotonic() + timeout_s
-    while any(_alive(p) for p in stopped) and time.monotonic() < deadline:
+    while any(alive(p) for p in stopped) and time.monotonic() < deadline:
         time.sleep(0.05)
     return stopped
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as ended)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -449,10 +461,11 @@ def _alive(pid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m mlgate.preload {serve KEY | status | stop}`."""
+    """`python -m mlgate.preload {serve KEY | start | status | stop}`."""
     parser = argparse.ArgumentParser(prog="python -m mlgate.preload", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run a server (the launcher starts it)").add_argument("key")
+    sub.add_parser("start", help="start this venv's server and wait until it listens")
     sub.add_parser("status", help="list this user's live servers")
     sub.add_parser("stop", help="stop this venv's servers by pid")
     args = parser.parse_args(argv)
@@ -460,6 +473,11 @@ def main(argv: list[str] | None = None) -> None:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.command == "serve":
         serve(args.key)
+    elif args.command == "start":
+        from mlgate.launch import wait_for_server
+
+        wait_for_server(server_key(dict(os.environ))).close()
+        log.info("ready: %s", servers(sys.prefix))
     elif args.command == "status":
         for pidfile, pid in servers():
             sys.stdout.write(f"{pid}\t{pidfile.read_text()}\n")

@@ -36,6 +36,18 @@ def env() -> dict[str, str]:
     shutil.rmtree(rundir)
 
 
+@pytest.fixture
+def server(env) -> dict[str, str]:
+    """`env` with its server started and listening (`python -m mlgate.preload start`)."""
+    start(env)
+    return env
+
+
+def start(env: dict[str, str]) -> None:
+    subprocess.run([PYTHON, "-m", "mlgate.preload", "start"], env=env, check=True, timeout=180,
+                   capture_output=True)
+
+
 def server_pids(env: dict[str, str]) -> list[int]:
     """Pids in the live servers' pidfiles of this runtime dir."""
     pids = []
@@ -85,9 +97,9 @@ REPORT = """
 """
 
 
-def test_a_stage_runs_in_a_forked_child_with_the_callers_state(tmp_path, env):
+def test_a_stage_runs_in_a_forked_child_with_the_callers_state(tmp_path, server):
     path = script(tmp_path, REPORT)
-    proc = launch(path, "3", env={**env, "FOO": "bar"}, stdin=subprocess.PIPE, umask=0o077)
+    proc = launch(path, "3", env={**server, "FOO": "bar"}, stdin=subprocess.PIPE, umask=0o077)
     out, err = proc.communicate("piped in", timeout=60)
     assert proc.returncode == 3, err
     seen = json.loads(out)
@@ -97,17 +109,20 @@ def test_a_stage_runs_in_a_forked_child_with_the_callers_state(tmp_path, env):
     assert seen["pid"] != proc.pid and seen["pgid"] == seen["pid"]  # its own process group
     assert seen["mlgate"] == [], "mlgate modules must be imported fresh by the stage"
     assert seen["path0"] == str(tmp_path) and seen["main"] == str(path)
-    assert len(server_pids(env)) == 1
+    assert len(server_pids(server)) == 1
 
 
-def test_later_stages_reuse_the_server_and_see_their_own_environment(tmp_path, env):
+def test_the_first_stage_runs_here_while_the_server_starts_then_stages_use_it(tmp_path, env):
     path = script(tmp_path, REPORT)
     first = launch(path, "0", env={**env, "FOO": "one"})
-    assert json.loads(first.communicate(timeout=60)[0])["foo"] == "one"
+    seen = json.loads(first.communicate(timeout=60)[0])
+    assert seen["foo"] == "one" and seen["pid"] == first.pid  # did not wait for the server
+    wait_for(lambda: (next(Path(env["XDG_RUNTIME_DIR"]).glob("*/*.sock"), None)) is not None)
     pids = server_pids(env)
     second = launch(path, "0", env={**env, "FOO": "two"})
-    assert json.loads(second.communicate(timeout=60)[0])["foo"] == "two"
-    assert server_pids(env) == pids
+    seen = json.loads(second.communicate(timeout=60)[0])
+    assert seen["foo"] == "two" and seen["pid"] != second.pid  # forked by the server
+    assert server_pids(env) == pids and len(pids) == 1
 
 
 @pytest.mark.parametrize(("body", "code", "message"), [
@@ -115,13 +130,14 @@ def test_later_stages_reuse_the_server_and_see_their_own_environment(tmp_path, e
     ("import sys; sys.exit('stopped: reason')", 1, "stopped: reason"),
     ("import os; os.kill(os.getpid(), 9)", -9, ""),
 ])
-def test_failures_end_the_launcher_as_they_would_end_python(tmp_path, env, body, code, message):
-    proc = launch(script(tmp_path, body), env=env)
+def test_failures_end_the_launcher_as_they_would_end_python(tmp_path, server, body, code,
+                                                           message):
+    proc = launch(script(tmp_path, body), env=server)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code and message in err
 
 
-def test_threads_end_as_at_interpreter_exit(tmp_path, env):
+def test_threads_end_as_at_interpreter_exit(tmp_path, server):
     """An idle executor left open does not hang the stage; a running thread is joined."""
     proc = launch(script(tmp_path, """
         import sys, threading, time
@@ -129,7 +145,7 @@ def test_threads_end_as_at_interpreter_exit(tmp_path, env):
         sys.pool = ThreadPoolExecutor(2)  # kept alive, never shut down (hung before the fix)
         sys.pool.submit(time.sleep, 0.1).result()
         threading.Thread(target=lambda: (time.sleep(0.5), print("joined", flush=True))).start()
-    """), env=env)
+    """), env=server)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and out.strip() == "joined", err
 
@@ -154,44 +170,42 @@ def started_pids(tmp_path: Path) -> list[int]:
     return [int(p) for p in (tmp_path / "pids").read_text().split()]
 
 
-def test_kill_9_of_the_caller_kills_the_stage_and_its_children(tmp_path, env):
-    proc = launch(script(tmp_path, SLEEPER), env=env)
+def test_kill_9_of_the_caller_kills_the_stage_and_its_children(tmp_path, server):
+    proc = launch(script(tmp_path, SLEEPER), env=server)
     pids = started_pids(tmp_path)
     proc.kill()
     proc.wait()
     wait_for(lambda: not any(alive(p) for p in pids), timeout=5)
-    assert len(server_pids(env)) == 1  # the server itself lives on
+    assert len(server_pids(server)) == 1  # the server itself lives on
 
 
-def test_sigterm_is_forwarded_and_the_status_passed_back(tmp_path, env):
-    proc = launch(script(tmp_path, SLEEPER), env=env)
+def test_sigterm_is_forwarded_and_the_status_passed_back(tmp_path, server):
+    proc = launch(script(tmp_path, SLEEPER), env=server)
     stage, _ = started_pids(tmp_path)
+    assert stage != proc.pid
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGTERM and not alive(stage)
 
 
-def test_a_killed_server_is_replaced_by_the_next_launch(tmp_path, env):
-    path = script(tmp_path, REPORT)
-    launch(path, "0", env=env).communicate(timeout=60)
-    [old] = server_pids(env)
-    os.kill(old, signal.SIGKILL)  # leaves its socket file behind
+def test_a_killed_server_is_replaced_by_the_next_launch(tmp_path, server):
+    [old] = server_pids(server)
+    os.kill(old, signal.SIGKILL)  # leaves its socket file and pidfile behind
     wait_for(lambda: not alive(old))
-    proc = launch(path, "0", env=env)
+    proc = launch(script(tmp_path, REPORT), "0", env=server)
     proc.communicate(timeout=60)
-    assert proc.returncode == 0 and server_pids(env) not in ([], [old])
+    assert proc.returncode == 0
+    wait_for(lambda: server_pids(server) not in ([], [old]))
 
 
-def test_stop_by_pid_and_the_idle_timeout_remove_the_server(tmp_path, env):
-    path = script(tmp_path, REPORT)
-    launch(path, "0", env=env).communicate(timeout=60)
-    [pid] = server_pids(env)
-    subprocess.run([PYTHON, "-m", "mlgate.preload", "stop"], env=env, check=True, timeout=60)
-    assert not alive(pid) and not list(Path(env["XDG_RUNTIME_DIR"]).glob("*/*.sock"))
-    launch(path, "0", env={**env, "MLGATE_PRELOAD_IDLE": "1"}).communicate(timeout=60)
-    [pid] = server_pids(env)
+def test_stop_by_pid_and_the_idle_timeout_remove_the_server(tmp_path, server):
+    [pid] = server_pids(server)
+    subprocess.run([PYTHON, "-m", "mlgate.preload", "stop"], env=server, check=True, timeout=60)
+    assert not alive(pid) and not list(Path(server["XDG_RUNTIME_DIR"]).glob("*/*.sock"))
+    start({**server, "MLGATE_PRELOAD_IDLE": "1"})
+    [pid] = server_pids(server)
     wait_for(lambda: not alive(pid), timeout=15)
-    assert not list(Path(env["XDG_RUNTIME_DIR"]).glob("*/*.sock"))
+    assert not list(Path(server["XDG_RUNTIME_DIR"]).glob("*/*.sock"))
 
 
 def test_preload_off_runs_the_script_in_the_launcher(tmp_path, env):
@@ -201,12 +215,19 @@ def test_preload_off_runs_the_script_in_the_launcher(tmp_path, env):
     assert server_pids(env) == []
 
 
-def test_a_server_that_cannot_start_falls_back_with_a_warning(tmp_path, env):
+def test_a_server_that_cannot_start_is_reported_and_not_retried(tmp_path, env):
     bad = {**env, "MLGATE_PRELOAD_MODULES": "no_such_module_xyz"}
-    proc = launch(script(tmp_path, REPORT), "5", env=bad)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 5 and json.loads(out)["pid"] == proc.pid
-    assert "without preloading" in err and ".log" in err
+    path = script(tmp_path, REPORT)
+    first = launch(path, "5", env=bad)  # runs here while the server tries to start
+    assert first.communicate(timeout=60)[1].count("without preloading") == 0
+    pidfile = next(Path(env["XDG_RUNTIME_DIR"]).glob("*/*.pid"))
+    wait_for(lambda: json.loads(pidfile.read_text())["state"] == "failed")
+    failed = json.loads(pidfile.read_text())
+    second = launch(path, "5", env=bad)
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 5 and json.loads(out)["pid"] == second.pid
+    assert "failed to start (ModuleNotFoundError" in err and ".log" in err
+    assert json.loads(pidfile.read_text()) == failed  # no new attempt was made
 
 
 FINGERPRINT = """
@@ -231,6 +252,7 @@ FINGERPRINT = """
 def test_the_real_preload_list_is_fork_safe_and_leaves_no_trace(tmp_path, env):
     """The default list preloads, and a child's shared state equals a new process's."""
     real = {k: v for k, v in env.items() if k != "MLGATE_PRELOAD_MODULES"}
+    start(real)
     path = script(tmp_path, FINGERPRINT)
     seen = {}
     for mode in ("1", "0"):
