@@ -1,12 +1,12 @@
 """`python -m mlgate.launch SCRIPT [ARGS]`: run a stage script as `python SCRIPT` would, faster.
 
 The dvc.yaml cmd of every stage. It hands the script to this venv's preloading fork server
-(mlgate.preload) and ends with the stage's exit status (or its signal). When no server is
-listening yet, it starts one in the background and runs the script in this process.
-SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to the stage's process group; if this
-process dies, the server kills the stage. With `MLGATE_PRELOAD=0`, or when the server failed
-to start, the script runs in this process: the same result, without the saving. Only the
-standard library is imported before the hand-off.
+(mlgate.preload) and ends with the stage's exit status (or its signal), starting the server
+when none runs (it listens within about a second and preloads while it serves). SIGINT,
+SIGTERM, SIGHUP and SIGQUIT are forwarded to the stage's process group; if this process dies,
+the server kills the stage. With `MLGATE_PRELOAD=0`, or when the server failed to start, the
+script runs in this process: the same result, without the saving. Only the standard library
+is imported before the hand-off.
 """
 
 from __future__ import annotations
@@ -46,11 +46,7 @@ def connect(path: Path) -> socket.socket | None:
 
 
 def connect_or_spawn(key: str) -> socket.socket | None:
-    """A connection to the key's server; None while it is starting (spawned here if none is).
-
-    The caller does not wait for a starting server: it runs the stage itself, so the first
-    stages of a session run while the server preloads (on another core, if there is one).
-    """
+    """A connection to the key's server; None while it starts (spawned here if none runs)."""
     paths = preload.files(key)
     sock = connect(paths["sock"])
     if sock:
@@ -64,7 +60,8 @@ def connect_or_spawn(key: str) -> socket.socket | None:
         if state.get("state") == "failed" and time.time() - state["at"] < RETRY_FAILED_S:
             raise Unavailable(f"the preload server failed to start ({state['error']}); "
                               f"see {paths['log']}")
-        if not (state.get("pid") and preload.alive(state["pid"])):
+        if state.get("state") == "stopping" or not (state.get("pid")
+                                                    and preload.alive(state["pid"])):
             spawn(key, paths)
     return None
 
@@ -80,13 +77,13 @@ def spawn(key: str, paths: dict[str, Path]) -> int:
 
 
 def wait_for_server(key: str, timeout_s: float = START_TIMEOUT_S) -> socket.socket:
-    """Start the key's server if needed and wait until it accepts connections."""
+    """Start the key's server if needed; wait until it listens (about 1 s after its start)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         sock = connect_or_spawn(key)
         if sock:
             return sock
-        time.sleep(0.05)
+        time.sleep(0.02)
     raise Unavailable(f"the preload server did not listen within {timeout_s:.0f} s; "
                       f"see {preload.files(key)['log']}")
 
@@ -153,10 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     if os.environ.get("MLGATE_PRELOAD", "1").lower() in ("0", "off", "false", "no"):
         return run_here(argv)
     try:
-        sock = connect_or_spawn(preload.server_key(dict(os.environ)))
-        if sock is None:  # the server is starting: do not wait for it
-            return run_here(argv)
-        code = delegate(sock, argv)
+        code = delegate(wait_for_server(preload.server_key(dict(os.environ))), argv)
     except (Unavailable, OSError) as exc:
         logging.basicConfig(format="%(name)s %(levelname)s %(message)s")
         log.warning("%s; running %s without preloading", exc, argv[0])

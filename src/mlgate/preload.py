@@ -1,15 +1,16 @@
 """Preloading fork server: stage processes that skip the ~2-5 s of heavy imports each.
 
-One server per venv and import-relevant environment imports MLflow, PyCaret, LightGBM,
-Evidently and matplotlib once, then forks a child per stage (`python -m mlgate.launch
-stages/<stage>.py`, the dvc.yaml cmd). The child takes over the caller's cwd, environment,
-umask, argv and stdin/stdout/stderr, forgets every `mlgate` module (stage code is imported
-fresh, as in a new process), resets what the imports changed in shared state (environment
-defaults, matplotlib settings, pandas options) and runs the script as `__main__`. The server
-reports the exit
-status back, kills the child's process group the moment its caller disappears (a `kill -9`
-of `dvc repro` still stops the stage), exits after `MLGATE_PRELOAD_IDLE` seconds without
-work (default 900), and is stopped by pid (`python -m mlgate.preload stop`).
+One server per venv and import-relevant environment imports MLflow, PyCaret's pipeline,
+LightGBM, Evidently and matplotlib once and forks a child per stage (`python -m mlgate.launch
+stages/<stage>.py`, the dvc.yaml cmd). It listens from its first second: a caller that comes
+while it preloads gets a child with what is loaded so far. The child takes over the caller's
+cwd, environment, umask, argv and stdin/stdout/stderr, forgets every `mlgate` module (stage
+code is imported fresh, as in a new process), resets what the imports changed in shared
+state (environment defaults, matplotlib settings, pandas options) and runs the script as
+`__main__`. The server reports the exit status back, kills the child's process group the
+moment its caller disappears (a `kill -9` of `dvc repro` still stops the stage), exits after
+`MLGATE_PRELOAD_IDLE` seconds without work (default 900), and is stopped by pid
+(`python -m mlgate.preload stop`).
 Only the standard library is imported at module level: the launcher imports this module.
 """
 
@@ -146,41 +147,43 @@ def write_state(pidfile: Path, pid: int, state: str, **extra: Any) -> None:
 # --- server -------------------------------------------------------------------------------
 
 @dataclass
-class Undo:
-    """What preloading changed that a new process would not have; reapplied in every child."""
+class Pristine:
+    """Shared state as a new process has it, taken before preloading; restored in each child."""
 
-    env: dict[str, str]  # set by the imports with setdefault (sklearn, joblib): set by default
-    rc: dict[str, Any]  # matplotlib settings an import changed
-    pandas: dict[str, Any]  # pandas options an import changed (plotly, via Evidently)
+    env: dict[str, str]
+    rc: dict[str, Any]  # matplotlib settings
+    pandas: dict[str, Any]  # pandas options
 
-    def apply(self) -> None:
-        """In a child: the environment defaults, matplotlib and pandas as before the imports."""
-        for name, value in self.env.items():
-            os.environ.setdefault(name, value)
-        if self.rc:
-            sys.modules["matplotlib"].rcParams.update(self.rc)
-        for name, value in self.pandas.items():
-            sys.modules["pandas"].set_option(name, value)
+    @classmethod
+    def take(cls) -> Pristine:
+        """Import matplotlib (Agg) and pandas, then snapshot environment, rcParams, options."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        return cls(dict(os.environ), matplotlib.rcParams.copy(), _pandas_options())
+
+    def set_by_imports(self) -> dict[str, str]:
+        """Variables the imports set so far (sklearn, joblib: `setdefault`): a child's defaults."""
+        return {k: v for k, v in os.environ.items()
+                if self.env.get(k) != v and not k.startswith("_")}
+
+    def restore(self) -> None:
+        """In a child: matplotlib settings and pandas options as before the imports."""
+        import matplotlib
+        import pandas as pd
+
+        rc = matplotlib.rcParams
+        rc.update({k: v for k, v in self.rc.items() if k != "backend" and rc[k] != v})
+        for name, value in _pandas_options().items():
+            if self.pandas.get(name, value) != value:
+                pd.set_option(name, self.pandas[name])
 
 
-def preload(modules: tuple[str, ...]) -> Undo:
-    """Import the heavy libraries; refuse to serve if that left a thread running (fork-safety)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import pandas as pd
-
-    env, rc, options = dict(os.environ), matplotlib.rcParams.copy(), _pandas_options()
-    for name in modules:
-        importlib.import_module(name)
+def check_fork_safe() -> None:
+    """Refuse to fork from a process that has threads besides the main one."""
     extra = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
     if extra:
         raise RuntimeError(f"preloading started threads {extra}: forking would be unsafe")
-    return Undo(env={k: v for k, v in os.environ.items()
-                     if env.get(k) != v and not k.startswith("_")},
-                rc={k: v for k, v in rc.items()
-                    if k != "backend" and matplotlib.rcParams[k] != v},
-                pandas={k: v for k, v in options.items() if pd.get_option(k) != v})
 
 
 def _pandas_options() -> dict[str, Any]:
@@ -208,8 +211,10 @@ def bind(paths: dict[str, Path]) -> socket.socket:
 class Server:
     """The select loop: accept callers, fork stages, watch callers, reap and report."""
 
-    def __init__(self, listener: socket.socket, idle_s: float, undo: Undo):
-        self.listener, self.idle_s, self.undo = listener, idle_s, undo
+    def __init__(self, listener: socket.socket, paths: dict[str, Path], idle_s: float,
+                 pristine: Pristine):
+        self.listener, self.paths, self.idle_s, self.pristine = listener, paths, idle_s, pristine
+        self.sock_ino = paths["sock"].stat().st_ino
         self.children: dict[int, socket.socket] = {}  # pid -> its caller's connection
         self.stopping = False
         self.idle_since = time.monotonic()
@@ -224,21 +229,59 @@ class Server:
         if signum != signal.SIGCHLD:
             self.stopping = True
 
+    def preload(self, modules: tuple[str, ...]) -> None:
+        """Import the modules one by one, serving in between: a caller gets what is loaded."""
+        started = time.perf_counter()
+        try:
+            for name in modules:
+                importlib.import_module(name)
+                check_fork_safe()
+                self.step(0)
+                if self.stopping:
+                    return
+        except Exception as exc:
+            log.error("preloading failed: %s", exc)
+            write_state(self.paths["pid"], os.getpid(), "failed",
+                        error=f"{type(exc).__name__}: {exc}")
+            self.stopping = True
+            return
+        log.info("preloaded %d modules in %.1f s", len(modules), time.perf_counter() - started)
+        write_state(self.paths["pid"], os.getpid(), "ready")
+
     def serve(self) -> None:
-        """Run until stopped (after the running stages end) or idle for idle_s."""
-        while not (self.stopping and not self.children) and not self._idle():
-            watched = [self.wake_r, *(c for p, c in self.children.items()
-                                      if p not in self.killed)]
-            if not self.stopping:
-                watched.append(self.listener)
-            ready, _, _ = select.select(watched, [], [], 1.0)
-            if self.wake_r in ready:
-                os.read(self.wake_r, 512)
-            self._reap()
-            for conn in [c for c in ready if c in self.children.values()]:
-                self._caller_gone(conn)
-            if self.listener in ready:
-                self._accept()
+        """Run until stopped or idle for idle_s; stop listening at once, end after the stages."""
+        while True:
+            if self.stopping or self._idle():
+                self.close_listener()
+                if not self.children:
+                    return
+            self.step(1.0)
+
+    def step(self, timeout: float) -> None:
+        """Wait up to `timeout` s; reap ended stages, kill orphaned ones, fork new ones."""
+        watched = [self.wake_r, *(c for p, c in self.children.items() if p not in self.killed)]
+        if self.listener.fileno() != -1:
+            watched.append(self.listener)
+        ready, _, _ = select.select(watched, [], [], timeout)
+        if self.wake_r in ready:
+            os.read(self.wake_r, 512)
+        self._reap()
+        for conn in [c for c in ready if c in self.children.values()]:
+            self._caller_gone(conn)
+        if self.listener in ready:
+            self._accept()
+
+    def close_listener(self) -> None:
+        """Remove the socket path (unless a newer server owns it now) and stop accepting."""
+        if self.listener.fileno() == -1:
+            return
+        with contextlib.suppress(OSError):
+            if self.paths["sock"].stat().st_ino == self.sock_ino:
+                self.paths["sock"].unlink()
+        self.listener.close()
+        state = read_state(self.paths["pid"])
+        if state.get("pid") == os.getpid() and state.get("state") != "failed":
+            write_state(self.paths["pid"], os.getpid(), "stopping")  # callers start a new one
 
     def _idle(self) -> bool:
         if self.children:
@@ -281,7 +324,7 @@ class Server:
             os.close(self.wake_w)
             for sock in (self.listener, conn, *self.children.values()):
                 sock.close()
-            return become_stage(request, fds, self.undo)
+            return become_stage(request, fds, self.pristine)
         except BaseException:
             traceback.print_exc()
             return 70
@@ -318,9 +361,10 @@ class Server:
 
 # --- the forked child ---------------------------------------------------------------------
 
-def become_stage(request: dict[str, Any], fds: list[int], undo: Undo) -> int:
+def become_stage(request: dict[str, Any], fds: list[int], pristine: Pristine) -> int:
     """In the forked child: take over the caller's process state, run the script, exit code."""
     os.setpgid(0, 0)
+    implied = pristine.set_by_imports()
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -331,7 +375,9 @@ def become_stage(request: dict[str, Any], fds: list[int], undo: Undo) -> int:
     os.umask(request["umask"])
     os.environ.clear()
     os.environ.update(request["env"])
-    undo.apply()
+    for name, value in implied.items():
+        os.environ.setdefault(name, value)  # as the preloaded imports did
+    pristine.restore()
     _fresh_process_state()
     return run_script(request["argv"])
 
@@ -400,28 +446,28 @@ def finish(code: int) -> int:
 # --- lifecycle ----------------------------------------------------------------------------
 
 def serve(key: str) -> None:
-    """Preload, listen on the key's socket, serve; clean up the socket and pidfile."""
+    """Listen on the key's socket, preload while serving, serve; clean up on the way out."""
     paths = files(key)
     os.chdir("/")
     modules = tuple(m for m in os.environ.get("MLGATE_PRELOAD_MODULES", ",".join(MODULES))
                     .split(",") if m)
-    started = time.perf_counter()
     try:
-        undo = preload(modules)
+        pristine = Pristine.take()
         listener = bind(paths)
     except Exception as exc:
         write_state(paths["pid"], os.getpid(), "failed", error=f"{type(exc).__name__}: {exc}")
         raise
-    log.info("preloaded %d modules in %.1f s", len(modules), time.perf_counter() - started)
-    write_state(paths["pid"], os.getpid(), "ready")
-    idle = float(os.environ.get("MLGATE_PRELOAD_IDLE", DEFAULT_IDLE_S))
+    write_state(paths["pid"], os.getpid(), "listening")
+    server = Server(listener, paths, float(os.environ.get("MLGATE_PRELOAD_IDLE", DEFAULT_IDLE_S)),
+                    pristine)
     try:
-        Server(listener, idle, undo).serve()
+        server.preload(modules)
+        server.serve()
     finally:
-        for path in (paths["sock"], paths["pid"]):
-            with contextlib.suppress(FileNotFoundError):
-                if path.suffix != ".pid" or read_state(path).get("pid") == os.getpid():
-                    path.unlink()
+        server.close_listener()
+        state = read_state(paths["pid"])
+        if state.get("pid") == os.getpid() and state.get("state") != "failed":
+            paths["pid"].unlink()
         log.info("stopped")
 
 
@@ -465,7 +511,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mlgate.preload", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run a server (the launcher starts it)").add_argument("key")
-    sub.add_parser("start", help="start this venv's server and wait until it listens")
+    sub.add_parser("start", help="start this venv's server and wait until it has preloaded")
     sub.add_parser("status", help="list this user's live servers")
     sub.add_parser("stop", help="stop this venv's servers by pid")
     args = parser.parse_args(argv)
@@ -476,8 +522,11 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "start":
         from mlgate.launch import wait_for_server
 
-        wait_for_server(server_key(dict(os.environ))).close()
-        log.info("ready: %s", servers(sys.prefix))
+        key = server_key(dict(os.environ))
+        wait_for_server(key).close()
+        while read_state(files(key)["pid"]).get("state") == "listening":
+            time.sleep(0.05)  # still preloading
+        log.info("%s: %s", key, read_state(files(key)["pid"]))
     elif args.command == "status":
         for pidfile, pid in servers():
             sys.stdout.write(f"{pid}\t{pidfile.read_text()}\n")
