@@ -322,8 +322,9 @@ class Server:
             signal.set_wakeup_fd(-1)
             os.close(self.wake_r)
             os.close(self.wake_w)
-            for sock in (self.listener, conn, *self.children.values()):
+            for sock in (self.listener, *self.children.values()):
                 sock.close()
+            report_exit_to(conn)
             return become_stage(request, fds, self.pristine)
         except BaseException:
             traceback.print_exc()
@@ -360,6 +361,24 @@ class Server:
 
 
 # --- the forked child ---------------------------------------------------------------------
+
+def report_exit_to(conn: socket.socket) -> None:
+    """Make this process tell its caller its exit status itself, the moment it exits.
+
+    The server reports it too, after reaping, but not before the import it may be running
+    (during the preload) returns; a stage killed by a signal is reported only that way.
+    Wraps `os._exit`, which a stage and `run_script` end with; only this process reports.
+    """
+    pid, real_exit = os.getpid(), os._exit
+
+    def _exit(code: int) -> None:
+        if os.getpid() == pid:
+            with contextlib.suppress(OSError):
+                send_message(conn, {"exit": code})
+        real_exit(code)
+
+    os._exit = _exit
+
 
 def become_stage(request: dict[str, Any], fds: list[int], pristine: Pristine) -> int:
     """In the forked child: take over the caller's process state, run the script, exit code."""
