@@ -105,6 +105,8 @@ def delegate(sock: socket.socket, argv: list[str]) -> int:
             ended = preload.read_message(replies)
         except OSError:
             ended = None
+        with contextlib.suppress(OSError):  # the server may have closed already
+            sock.sendall(preload.DONE)
     if ended is None:
         _signal_group(pid, signal.SIGKILL)
         log.error("the preload server ended before stage %s did (pid %d)", argv[0], pid)

@@ -56,6 +56,7 @@ KEY_VARS = ("LANG", "TZ", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME",
 # these values gets the same preloaded state as one without them.
 IMPLIED = {"KMP_DUPLICATE_LIB_OK": "True", "KMP_INIT_AT_FORK": "FALSE"}
 HEADER = struct.Struct("!I")
+DONE = b"done"  # a caller's last word: it got the exit status
 DEFAULT_IDLE_S = 900.0
 
 
@@ -331,12 +332,18 @@ class Server:
             return 70
 
     def _caller_gone(self, conn: socket.socket) -> None:
-        """A caller's connection became readable: it died or hung up; kill its stage."""
+        """A caller's connection became readable: its `done` (it has the stage's status from
+        the stage itself), else it died or hung up mid-stage: kill the stage's group."""
         pid = next(p for p, c in self.children.items() if c is conn)
-        log.warning("pid %d: caller gone, killing its process group", pid)
-        self.killed.add(pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        self.killed.add(pid)  # either way, stop watching this connection
+        try:
+            done = conn.recv(16) == DONE
+        except OSError:
+            done = False
+        if not done:
+            log.warning("pid %d: caller gone, killing its process group", pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
 
     def _reap(self) -> None:
         while self.children:
