@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from mlgate import preload
+from mlgate.preload import alive
 
 PYTHON = sys.executable
 
@@ -56,14 +57,6 @@ def server_pids(env: dict[str, str]) -> list[int]:
         if alive(pid):
             pids.append(pid)
     return pids
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return not Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
 
 
 def script(tmp_path: Path, body: str) -> Path:
