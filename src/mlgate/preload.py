@@ -39,13 +39,13 @@ from typing import Any
 
 log = logging.getLogger("mlgate.preload")
 
-# What the stages import that costs time; mlgate's own modules are never preloaded. Not
-# pycaret.classification / .regression: they import yellowbrick, which restyles matplotlib
-# (rcParams and the colour codes) on import; the stages that need them import them (~0.8 s).
+# What the stages import that costs time, in pipeline order (train's first, Evidently's
+# last); mlgate's own modules are never preloaded. pycaret.classification imports
+# yellowbrick, which restyles matplotlib (rcParams and the colour codes): Pristine undoes it.
 MODULES = ("pandas", "numpy", "pyarrow.parquet", "sklearn", "joblib", "lightgbm", "mlflow",
            "mlflow.sklearn", "mlflow.pyfunc", "mlflow.store.tracking.sqlalchemy_store",
-           "pycaret.internal.pipeline", "evidently", "evidently.presets", "matplotlib.pyplot",
-           "sqlalchemy", "alembic")
+           "pycaret.internal.pipeline", "pycaret.classification", "pycaret.regression",
+           "evidently", "evidently.presets", "matplotlib.pyplot", "sqlalchemy", "alembic")
 # Environment read at import time by the interpreter or the preloaded libraries: a server
 # only serves callers whose values are equal (its socket name hashes them).
 KEY_PREFIXES = ("PYTHON", "OMP_", "MKL_", "OPENBLAS_", "BLIS_", "NUMEXPR_", "VECLIB_",
@@ -153,15 +153,18 @@ class Pristine:
 
     env: dict[str, str]
     rc: dict[str, Any]  # matplotlib settings
+    colors: dict[str, Any]  # matplotlib's colour names and codes ("k", "b", ...)
     pandas: dict[str, Any]  # pandas options
 
     @classmethod
     def take(cls) -> Pristine:
         """Import matplotlib (Agg) and pandas, then snapshot environment, rcParams, options."""
         import matplotlib
+        import matplotlib.colors
 
         matplotlib.use("Agg")
-        return cls(dict(os.environ), matplotlib.rcParams.copy(), _pandas_options())
+        return cls(dict(os.environ), matplotlib.rcParams.copy(),
+                   dict(matplotlib.colors._colors_full_map), _pandas_options())
 
     def set_by_imports(self) -> dict[str, str]:
         """Variables the imports set so far (sklearn, joblib: `setdefault`): a child's defaults."""
@@ -171,10 +174,15 @@ class Pristine:
     def restore(self) -> None:
         """In a child: matplotlib settings and pandas options as before the imports."""
         import matplotlib
+        import matplotlib.colors
         import pandas as pd
 
-        rc = matplotlib.rcParams
+        rc, colors = matplotlib.rcParams, matplotlib.colors._colors_full_map
         rc.update({k: v for k, v in self.rc.items() if k != "backend" and rc[k] != v})
+        if dict(colors) != self.colors:
+            colors.clear()
+            colors.update(self.colors)
+            colors.cache.clear()
         for name, value in _pandas_options().items():
             if self.pandas.get(name, value) != value:
                 pd.set_option(name, self.pandas[name])
