@@ -66,14 +66,13 @@ def connect_or_spawn(key: str) -> socket.socket | None:
     return None
 
 
-def spawn(key: str, paths: dict[str, Path]) -> int:
+def spawn(key: str, paths: dict[str, Path]) -> None:
     """Start a server in its own session, logging to its .log file; record it as starting."""
     with paths["log"].open("w") as out:
         server = subprocess.Popen([sys.executable, "-m", "mlgate.preload", "serve", key],
                                   stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                   start_new_session=True)
     preload.write_state(paths["pid"], server.pid, "starting")
-    return server.pid
 
 
 def wait_for_server(key: str, timeout_s: float = START_TIMEOUT_S) -> socket.socket:
@@ -119,15 +118,6 @@ def _signal_group(pid: int, signum: int) -> None:
         os.killpg(pid, signum)
 
 
-def run_here(argv: list[str]) -> None:
-    """Run the script in this process, exactly as `python SCRIPT ARGS` would."""
-    import runpy
-
-    sys.argv = list(argv)
-    sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
-    runpy.run_path(argv[0], run_name="__main__")
-
-
 def exit_as(code: int) -> None:
     """Exit with the stage's status; a stage killed by a signal kills this process likewise."""
     sys.stdout.flush()
@@ -150,13 +140,13 @@ def main(argv: list[str] | None = None) -> None:
                          "[Errno 2] No such file or directory\n")
         sys.exit(2)
     if os.environ.get("MLGATE_PRELOAD", "1").lower() in ("0", "off", "false", "no"):
-        return run_here(argv)
+        return preload.run_as_main(argv)
     try:
         code = delegate(wait_for_server(preload.server_key(dict(os.environ))), argv)
     except (Unavailable, OSError) as exc:
         logging.basicConfig(format="%(name)s %(levelname)s %(message)s")
         log.warning("%s; running %s without preloading", exc, argv[0])
-        return run_here(argv)
+        return preload.run_as_main(argv)
     exit_as(code)
 
 

@@ -435,14 +435,19 @@ def _fresh_process_state() -> None:
     sys.stdout.reconfigure(line_buffering=os.isatty(1), write_through=unbuffered)
 
 
-def run_script(argv: list[str]) -> int:
-    """`python script args...` from here: run as __main__, end as the interpreter would."""
+def run_as_main(argv: list[str]) -> None:
+    """Run `argv[0]` as `__main__` with `argv`, as `python SCRIPT ARGS` does (exits propagate)."""
     import runpy
 
     sys.argv = list(argv)
     sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+    runpy.run_path(argv[0], run_name="__main__")
+
+
+def run_script(argv: list[str]) -> int:
+    """`python script args...` from here: run as __main__, end as the interpreter would."""
     try:
-        runpy.run_path(argv[0], run_name="__main__")
+        run_as_main(argv)
         code = 0
     except SystemExit as exc:
         code = exit_code(exc.code)
