@@ -1,6 +1,6 @@
 """Preloading fork server: stage processes that skip the ~2-5 s of heavy imports each.
 
-One server per venv and import-relevant environment imports MLflow, PyCaret's pipeline,
+One server per venv and import-relevant environment imports MLflow, PyCaret,
 LightGBM, Evidently and matplotlib once and forks a child per stage (`python -m mlgate.launch
 stages/<stage>.py`, the dvc.yaml cmd). It listens from its first second: a caller that comes
 while it preloads gets a child with what is loaded so far. The child takes over the caller's
