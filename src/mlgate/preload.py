@@ -145,6 +145,17 @@ def write_state(pidfile: Path, pid: int, state: str, **extra: Any) -> None:
     os.replace(tmp, pidfile)
 
 
+def mark_failed(pidfile: Path, exc: Exception) -> None:
+    """Record that this server could not start or preload (callers then run stages here)."""
+    write_state(pidfile, os.getpid(), "failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def _ours_and_live(pidfile: Path) -> bool:
+    """The pidfile is this server's and does not record a failure."""
+    state = read_state(pidfile)
+    return state.get("pid") == os.getpid() and state.get("state") != "failed"
+
+
 # --- server -------------------------------------------------------------------------------
 
 @dataclass
@@ -250,8 +261,7 @@ class Server:
                     return
         except Exception as exc:
             log.error("preloading failed: %s", exc)
-            write_state(self.paths["pid"], os.getpid(), "failed",
-                        error=f"{type(exc).__name__}: {exc}")
+            mark_failed(self.paths["pid"], exc)
             self.stopping = True
             return
         log.info("preloaded %d modules in %.1f s", len(modules), time.perf_counter() - started)
@@ -288,8 +298,7 @@ class Server:
             if self.paths["sock"].stat().st_ino == self.sock_ino:
                 self.paths["sock"].unlink()
         self.listener.close()
-        state = read_state(self.paths["pid"])
-        if state.get("pid") == os.getpid() and state.get("state") != "failed":
+        if _ours_and_live(self.paths["pid"]):
             write_state(self.paths["pid"], os.getpid(), "stopping")  # callers start a new one
 
     def _idle(self) -> bool:
@@ -494,7 +503,7 @@ def serve(key: str) -> None:
         pristine = Pristine.take()
         listener = bind(paths)
     except Exception as exc:
-        write_state(paths["pid"], os.getpid(), "failed", error=f"{type(exc).__name__}: {exc}")
+        mark_failed(paths["pid"], exc)
         raise
     write_state(paths["pid"], os.getpid(), "listening")
     server = Server(listener, paths, float(os.environ.get("MLGATE_PRELOAD_IDLE", DEFAULT_IDLE_S)),
@@ -504,8 +513,7 @@ def serve(key: str) -> None:
         server.serve()
     finally:
         server.close_listener()
-        state = read_state(paths["pid"])
-        if state.get("pid") == os.getpid() and state.get("state") != "failed":
+        if _ours_and_live(paths["pid"]):
             paths["pid"].unlink()
         log.info("stopped")
 
