@@ -13,7 +13,8 @@ def main(params: dict) -> None:
     """Load, clean and write the raw dataset."""
     data = require(params, "data")
     df = load_source(require(params, "data.source"), Path.cwd())
-    write_parquet(paths.RAW, ingest(df, list(data.get("drop_columns") or []), data.get("filter")))
+    write_parquet(paths.RAW, ingest(df, list(data.get("drop_columns") or []), data.get("filter"),
+                                    data.get("datetime")))
 
 
 if __name__ == "__main__":

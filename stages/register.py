@@ -10,6 +10,7 @@ import pandas as pd
 from mlgate import paths
 from mlgate.errors import MlgateError
 from mlgate.evidence import (
+    baseline_metrics,
     load_candidate,
     logged_model_meta,
     measure_latency,
@@ -32,8 +33,10 @@ def measure(params: dict, cfg: GateConfig, test: pd.DataFrame) -> Candidate:
     """Read and measure everything on disk first: bad input fails before MLflow is touched."""
     target, task, run_info = require(params, "data.target"), task_type(params), read_json(paths.RUN)
     model, metrics = load_candidate(paths.MODEL), read_json(paths.METRICS)
+    baseline, predictor = baseline_metrics(read_table(paths.TRAIN), test, target, task)
     evidence = Evidence(score_slices(model, test, target, cfg, task),
-                        measure_latency(model, test, target))
+                        measure_latency(model, test, target), baseline=baseline,
+                        baseline_predictor=predictor)
     provenance = {k: v for k, v in dvc_tags("register").items() if k in PROVENANCE}
     provenance.update({"data.train_md5": file_md5(paths.TRAIN),
                        "data.test_md5": file_md5(paths.TEST)})
@@ -56,6 +59,7 @@ def log_report(report: dict, rows: list[dict]) -> None:
     mlflow.log_table(pd.DataFrame([{**r, "decision": report["decision"], "evaluated_at": stamp}
                                    for r in rows]), "gate_checks.json")
     mlflow.set_tags({"mlgate.gate": report["decision"],
+                     "mlgate.gate.unchecked": str(report["unchecked"]["count"]),
                      **({"mlgate.gate.version": report["registered_version"]}
                         if report["registered_version"] else {}),
                      **({"mlgate.gate.alias": report["alias"]} if report["alias"] else {})})

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from mlgate.cli_data import register_data
 from mlgate.cli_models import register_models
 from mlgate.cli_remote import register_remote
 from mlgate.cli_scoring import register_scoring
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_summary)
     i = sub.add_parser("init-store", help="create/migrate the MLflow store before parallel runs")
     i.set_defaults(func=cmd_init_store)
+    register_data(sub)
     register_models(sub)
     register_scoring(sub)
     register_remote(sub)

@@ -6,14 +6,25 @@ import inspect
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from sklearn.dummy import DummyClassifier, DummyRegressor
 
 from mlgate.errors import ConfigError, DataError
-from mlgate.evaluation import align_columns, evaluate
+from mlgate.evaluation import (
+    CLASSIFICATION_METRICS,
+    align_columns,
+    class_labels,
+    evaluate,
+    regression_metrics,
+    undefined_reason,
+)
 from mlgate.gate import GateConfig, SliceScore
+from mlgate.scoring import labels_and_proba
 
 log = logging.getLogger(__name__)
 
@@ -48,35 +59,94 @@ def slice_values(test: pd.DataFrame, column: str) -> list[Any]:
     return values
 
 
-def score_slice(model: Any, part: pd.DataFrame, target: str, task: str, min_rows: int,
-                where: tuple[str, Any]) -> SliceScore:
-    """Score one slice, or say why it cannot be scored (too few rows, a single class)."""
+@dataclass(frozen=True)
+class Predictions:
+    """The candidate's outputs on the whole test set, computed once for every slice."""
+
+    pred: np.ndarray
+    proba: np.ndarray | None
+    labels: list[Any] | None  # classification: predict_proba's column order
+
+
+def predict_test(model: Any, test: pd.DataFrame, target: str, task: str) -> Predictions:
+    """Labels and probabilities (classification) or values (regression) for every test row."""
+    X = align_columns(model, test.drop(columns=[target]), target)
+    if task == "regression":
+        return Predictions(np.asarray(model.predict(X)), None, None)
+    pred, proba = labels_and_proba(model, X)
+    return Predictions(np.asarray(pred), np.asarray(proba),
+                       class_labels(model, test[target]))
+
+
+def slice_metric(name: str, y: pd.Series, pred: np.ndarray, proba: np.ndarray | None,
+                 labels: list[Any] | None) -> float:
+    """One metric on one slice (the same functions as the test metrics)."""
+    if labels is None:
+        return regression_metrics(y, pred)[name]
+    return round(float(CLASSIFICATION_METRICS[name](y, pred, proba, labels)), 6)
+
+
+def score_slice(preds: Predictions, y: pd.Series, rows: np.ndarray, metrics: list[str],
+                min_rows: int, where: tuple[str, Any]) -> SliceScore:
+    """The declared metrics on one slice, each on its own; an undefined one says why."""
     column, value = where
-    if len(part) < min_rows:
-        return SliceScore(column, value, len(part), skipped=f"fewer than gate.slice_min_rows "
-                                                            f"= {min_rows} rows")
-    if task == "classification" and part[target].nunique() < 2:
-        return SliceScore(column, value, len(part), skipped="a single target class: "
-                          f"{part[target].iloc[0]!r}")
-    try:
-        metrics = score(model, part, target, task)
-    except ValueError as exc:  # sklearn metrics undefined on this subset
-        return SliceScore(column, value, len(part), skipped=f"metrics undefined: {exc}")
-    bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
-    return SliceScore(column, value, len(part), metrics,
-                      skipped=f"non-finite {bad}" if bad else None)
+    if len(y) < min_rows:
+        return SliceScore(column, value, len(y), skipped=f"fewer than gate.slice_min_rows "
+                                                         f"= {min_rows} rows")
+    pred = preds.pred[rows]
+    proba = None if preds.proba is None else preds.proba[rows]
+    scores, undefined = {}, {}
+    for name in metrics:
+        why = undefined_reason(name, y, pred, preds.labels)
+        if why is None:
+            scores[name] = slice_metric(name, y, pred, proba, preds.labels)
+            if not math.isfinite(scores[name]):
+                why = f"non-finite value {scores.pop(name)}"
+        if why:
+            undefined[name] = _single_class(y, why) if preds.labels is not None else why
+    return SliceScore(column, value, len(y), scores, undefined=undefined)
+
+
+def _single_class(y: pd.Series, why: str) -> str:
+    """Name the one class of a single-class slice (the usual reason a metric is undefined)."""
+    return f"a single target class: {y.iloc[0]!r} ({why})" if y.nunique() == 1 else why
 
 
 def score_slices(model: Any, test: pd.DataFrame, target: str, cfg: GateConfig,
                  task: str = "classification") -> tuple[SliceScore, ...]:
-    """The candidate's metrics on each value of each declared slice column."""
+    """The candidate's declared slice metrics on each value of each declared slice column."""
+    declared: dict[str, list[str]] = {}
+    for floor in cfg.slices:
+        declared.setdefault(floor.column, [])
+        if floor.bound.metric not in declared[floor.column]:
+            declared[floor.column].append(floor.bound.metric)
+    values = {column: slice_values(test, column) for column in declared}  # config errors first
+    if not declared:
+        return ()
+    preds, y = predict_test(model, test, target, task), test[target]
     scores = []
-    for column in dict.fromkeys(f.column for f in cfg.slices):
-        for value in slice_values(test, column):
-            part = test[test[column] == value]
-            scores.append(score_slice(model, part, target, task, cfg.slice_min_rows,
+    for column, metrics in declared.items():
+        for value in values[column]:
+            rows = (test[column] == value).to_numpy()
+            scores.append(score_slice(preds, y[rows], rows, metrics, cfg.slice_min_rows,
                                       (column, _plain(value))))
     return tuple(scores)
+
+
+def baseline_predictor(train: pd.DataFrame, target: str, task: str) -> Any:
+    """The predictor every model must beat: class priors, or the mean, of the training split."""
+    X = train.drop(columns=[target])
+    dummy = DummyRegressor(strategy="mean") if task == "regression" else \
+        DummyClassifier(strategy="prior")
+    return dummy.fit(X, train[target])
+
+
+def baseline_metrics(train: pd.DataFrame, test: pd.DataFrame, target: str,
+                     task: str) -> tuple[dict[str, float], str]:
+    """The baseline predictor's test metrics (the same evaluation as the candidate's)."""
+    dummy = baseline_predictor(train, target, task)
+    return (evaluate(dummy, test, target, task)["metrics"],
+            f"{type(dummy).__name__}(strategy={dummy.strategy!r})")
 
 
 def _plain(value: Any) -> Any:

@@ -16,14 +16,20 @@ from mlgate.errors import ConfigError
 from mlgate.evaluation import GREATER_IS_BETTER
 from mlgate.params import check_keys
 
-GATE_KEYS = {"model_name", "alias", "challenger_alias", "thresholds", "improvement", "latency",
-             "slices", "slice_min_rows", "fail_on_reject", "allow_unvalidated"}
+GATE_KEYS = {"model_name", "alias", "challenger_alias", "thresholds", "baseline", "improvement",
+             "latency", "slices", "slice_min_rows", "unchecked_slices", "fail_on_reject",
+             "allow_unvalidated"}
 IMPROVEMENT_KEYS = {"metric", "min_delta", "min_relative"}
+MARGIN_KEYS = {"min_delta", "min_relative"}
+UNCHECKED_POLICIES = ("report", "fail")
 LATENCY_KEYS = {"max_ms_per_1000_rows"}
 ALIAS_RE = re.compile(r"^[A-Za-z_][\w-]*$")
 # Outcomes written to reports/gate.json and the `mlgate.gate` run tag.
 CHAMPION, CHALLENGER, REJECTED, SMOKE_FAILED = "champion", "challenger", "rejected", "smoke_failed"
 PASS, FAIL, SKIP = "pass", "fail", "skip"
+# A check that could not be made (a slice metric undefined there, a slice below
+# slice_min_rows): never a pass; gate.unchecked_slices decides whether it blocks.
+UNCHECKED = "unchecked"
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,15 @@ class Improvement:
 
 
 @dataclass(frozen=True)
+class BaselineMargin:
+    """How much a candidate must beat the baseline predictor by on one metric."""
+
+    metric: str
+    min_delta: float | None = None
+    min_relative: float | None = None
+
+
+@dataclass(frozen=True)
 class GateConfig:
     """`gate:` params: registered model, aliases, every declared check and the policy flags."""
 
@@ -62,6 +77,8 @@ class GateConfig:
     max_latency_ms: float | None = None
     slices: tuple[SliceFloor, ...] = ()
     slice_min_rows: int = 30
+    baseline: tuple[BaselineMargin, ...] = ()
+    unchecked_slices: str = "report"
     alias: str = "champion"
     challenger_alias: str = "challenger"
     fail_on_reject: bool = False
@@ -72,9 +89,14 @@ class GateConfig:
         """Build from the `gate:` section, naming every unknown key or metric."""
         check_keys(section, GATE_KEYS, "gate")
         thresholds = tuple(_threshold(m, b, f"gate.thresholds.{m}")
-                           for m, b in (section.get("thresholds") or {}).items())
+                           for m, b in (section.get("thresholds") or {}).items() if b is not None)
         alias, challenger = _aliases(section)
-        return cls(model_name=section.get("model_name") or "mlgate", thresholds=thresholds,
+        policy = section.get("unchecked_slices", "report")
+        if policy not in UNCHECKED_POLICIES:
+            raise ConfigError(f"`gate.unchecked_slices` must be one of {list(UNCHECKED_POLICIES)}, "
+                              f"got {policy!r}")
+        return cls(model_name=_model_name(section.get("model_name")), thresholds=thresholds,
+                   baseline=_baseline(section.get("baseline") or {}), unchecked_slices=policy,
                    improvement=_improvement(section.get("improvement") or {}),
                    max_latency_ms=_latency(section.get("latency") or {}),
                    slices=_slices(section.get("slices") or {}),
@@ -87,7 +109,8 @@ class GateConfig:
     @property
     def key_metrics(self) -> list[str]:
         """The metrics this gate looks at: thresholds first, then the improvement metric."""
-        names = [t.metric for t in self.thresholds] + [self.improvement.metric or ""]
+        names = ([t.metric for t in self.thresholds] + [b.metric for b in self.baseline]
+                 + [self.improvement.metric or ""])
         return [m for i, m in enumerate(names) if m and m not in names[:i]]
 
 
@@ -116,6 +139,33 @@ def _threshold(metric: str, bounds: Any, key: str) -> Threshold:
                      _number(bounds.get("max"), f"{key}.max"))
 
 
+def _model_name(value: Any) -> str:
+    """The registered model name: a non-empty string (the data profile sets it)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"`gate.model_name` must name the registered model, got {value!r}; "
+                          "the data profile (conf/data/<name>.yaml) sets it")
+    return value
+
+
+def _baseline(section: dict[str, Any]) -> tuple[BaselineMargin, ...]:
+    """Parse `gate.baseline: {metric: {min_delta, min_relative}}` (null: not checked)."""
+    margins = []
+    for metric, rule in section.items():
+        key = f"gate.baseline.{metric}"
+        if rule is None:
+            continue
+        _known_metric(metric, key)
+        if not isinstance(rule, dict):
+            raise ConfigError(f"`{key}` must be a mapping with `min_delta` and/or `min_relative`")
+        check_keys(rule, MARGIN_KEYS, key)
+        delta = _number(rule.get("min_delta"), f"{key}.min_delta")
+        relative = _number(rule.get("min_relative"), f"{key}.min_relative")
+        if delta is None and relative is None:
+            raise ConfigError(f"`{key}`: set `min_delta` and/or `min_relative`")
+        margins.append(BaselineMargin(metric, delta, relative))
+    return tuple(margins)
+
+
 def _improvement(section: dict[str, Any]) -> Improvement:
     """Parse `gate.improvement`: metric, absolute and/or relative margin."""
     check_keys(section, IMPROVEMENT_KEYS, "gate.improvement")
@@ -142,10 +192,12 @@ def _slices(section: dict[str, Any]) -> tuple[SliceFloor, ...]:
     """Parse `gate.slices: {column: {metric: {min, max}}}`."""
     floors = []
     for column, metrics in section.items():
+        if metrics is None:  # `-S gate.slices.<column>=null` switches one column off
+            continue
         if not isinstance(metrics, dict) or not metrics:
             raise ConfigError(f"`gate.slices.{column}` must map metrics to `min`/`max` bounds")
         floors += [SliceFloor(str(column), _threshold(m, b, f"gate.slices.{column}.{m}"))
-                   for m, b in metrics.items()]
+                   for m, b in metrics.items() if b is not None]
     return tuple(floors)
 
 
@@ -190,7 +242,7 @@ class Check:
 
     @property
     def passed(self) -> bool:
-        """True unless the check failed (a skipped check does not block)."""
+        """True unless the check failed (a skipped or unchecked check does not block)."""
         return self.status != FAIL
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,13 +252,18 @@ class Check:
 
 @dataclass(frozen=True)
 class SliceScore:
-    """The candidate's metrics on the rows where `column == value`, or why they are missing."""
+    """The candidate's metrics on the rows where `column == value`, or why they are missing.
+
+    `skipped`: why no metric was computed on this slice (fewer than gate.slice_min_rows);
+    `undefined`: per metric, why that metric is undefined on these rows.
+    """
 
     column: str
     value: Any
     rows: int
     metrics: dict[str, float] | None = None
     skipped: str | None = None
+    undefined: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -217,6 +274,8 @@ class Evidence:
     latency_ms: float | None = None
     has_signature: bool = True
     has_input_example: bool = True
+    baseline: dict[str, float] | None = None  # the baseline predictor's test metrics
+    baseline_predictor: str | None = None  # what it is, e.g. DummyClassifier(strategy='prior')
 
 
 @dataclass(frozen=True)
@@ -248,18 +307,46 @@ def absolute_checks(metrics: dict[str, float], thresholds: tuple[Threshold, ...]
             for c in _bound_check(t.metric, "threshold", t.metric, metrics.get(t.metric), t)]
 
 
-def slice_checks(scores: tuple[SliceScore, ...], floors: tuple[SliceFloor, ...]) -> list[Check]:
-    """Each slice floor on each value of its column; unscorable slices are skipped with why."""
+def slice_checks(scores: tuple[SliceScore, ...], floors: tuple[SliceFloor, ...],
+                 unchecked: str = "report") -> list[Check]:
+    """Each slice floor on each value of its column.
+
+    A floor whose metric is undefined on a slice, or a slice below gate.slice_min_rows, is
+    `unchecked` with the reason; with gate.unchecked_slices: fail it fails instead.
+    """
     checks = []
     for floor in floors:
+        metric = floor.bound.metric
         for s in (s for s in scores if s.column == floor.column):
-            name = f"slice.{s.column}.{s.value}.{floor.bound.metric}"
-            value = None if s.skipped else (s.metrics or {}).get(floor.bound.metric)
-            found = _bound_check(name, "slice", floor.bound.metric, value, floor.bound)
-            if s.skipped:
-                found = [replace(c, status=SKIP, reason=f"{s.column}={s.value} ({s.rows} rows) "
-                                                        f"not scored: {s.skipped}") for c in found]
+            name = f"slice.{s.column}.{s.value}.{metric}"
+            why = s.skipped or s.undefined.get(metric)
+            value = None if why else (s.metrics or {}).get(metric)
+            found = _bound_check(name, "slice", metric, value, floor.bound)
+            if why:
+                status = FAIL if unchecked == "fail" else UNCHECKED
+                found = [replace(c, status=status,
+                                 reason=f"{s.column}={s.value} ({s.rows} rows): {metric} not "
+                                        f"checked: {why}"
+                                        + (" (gate.unchecked_slices: fail)" if status == FAIL
+                                           else "")) for c in found]
             checks += found
+    return checks
+
+
+def baseline_checks(metrics: dict[str, float], baseline: dict[str, float] | None,
+                    margins: tuple[BaselineMargin, ...]) -> list[Check]:
+    """The candidate vs the baseline predictor on the same test rows, per declared margin."""
+    checks = []
+    for m in margins:
+        name = f"baseline.{m.metric}"
+        if baseline is None or baseline.get(m.metric) is None or metrics.get(m.metric) is None:
+            checks.append(Check(name, "baseline", m.metric, metrics.get(m.metric), None, FAIL,
+                                f"{m.metric} of the candidate or of the baseline predictor is "
+                                "missing"))
+            continue
+        checks += _margins(name, "baseline", metrics[m.metric], baseline[m.metric],
+                           m.metric, (m.min_delta, m.min_relative),
+                           f"the baseline predictor ({m.metric} {baseline[m.metric]})")
     return checks
 
 
@@ -283,14 +370,14 @@ def artifact_checks(evidence: Evidence) -> list[Check]:
 
 
 def declared_check(cfg: GateConfig) -> list[Check]:
-    """Refuse a gate without metric thresholds unless `gate.allow_unvalidated` says otherwise."""
-    if cfg.thresholds:
+    """Refuse a gate without metric checks unless `gate.allow_unvalidated` says otherwise."""
+    if cfg.thresholds or cfg.baseline:
         return []
     if cfg.allow_unvalidated:
         return [Check("declared_thresholds", "config", "*", None, None, SKIP,
                       "no thresholds declared; allowed by gate.allow_unvalidated: true")]
     return [Check("declared_thresholds", "config", "*", None, None, FAIL,
-                  "no thresholds declared in gate.thresholds; set some, or "
+                  "no thresholds declared in gate.thresholds or gate.baseline; set some, or "
                   "gate.allow_unvalidated: true")]
 
 
@@ -313,19 +400,25 @@ def improvement_checks(metrics: dict[str, float], champion: ChampionScore | None
 
 
 def _margin_checks(new: float, old: float, version: str, rule: Improvement) -> list[Check]:
-    """The absolute (`min_delta`) and relative (`min_relative`) margin checks."""
-    m = str(rule.metric)
-    delta = round((1.0 if GREATER_IS_BETTER[m] else -1.0) * (new - old), 6)
+    """The absolute (`min_delta`) and relative (`min_relative`) margins over the champion."""
+    return _margins("improvement", "improvement", new, old, str(rule.metric),
+                    (rule.min_delta, rule.min_relative), f"champion v{version}")
+
+
+def _margins(name: str, kind: str, new: float, old: float, metric: str,
+             limits: tuple[float | None, float | None], against: str) -> list[Check]:
+    """`new` beats `old` on `metric` by at least (min_delta, min_relative), in its direction."""
+    delta = round((1.0 if GREATER_IS_BETTER[metric] else -1.0) * (new - old), 6)
     relative = round(delta / abs(old), 6) if old else None  # undefined against a zero
     checks = []
-    for name, value, limit in (("improvement", delta, rule.min_delta),
-                               ("improvement_relative", relative, rule.min_relative)):
+    for check, value, limit in ((name, delta, limits[0]),
+                                (f"{name}_relative", relative, limits[1])):
         if limit is None:
             continue
         ok = value is not None and value >= limit
-        checks.append(Check(name, "improvement", m, value, limit, PASS if ok else FAIL,
-                            f"{m} improves on champion v{version} by {value}"
-                            f"{' (relative)' if name.endswith('relative') else ''} "
+        checks.append(Check(check, kind, metric, value, limit, PASS if ok else FAIL,
+                            f"{metric} improves on {against} by {value}"
+                            f"{' (relative)' if check.endswith('relative') else ''} "
                             f"({'>=' if ok else '<'} {limit})"))
     return checks
 
@@ -360,6 +453,11 @@ class GateDecision:
         """The reasons of every failed check (validation first)."""
         return [c.reason for c in self.checks + self.improvement if not c.passed]
 
+    @property
+    def unchecked(self) -> list[Check]:
+        """The checks that could not be made (never counted as passed)."""
+        return [c for c in self.checks if c.status == UNCHECKED]
+
 
 def decide(metrics: dict[str, float], champion: ChampionScore | None, cfg: GateConfig,
            evidence: Evidence | None = None) -> GateDecision:
@@ -367,7 +465,8 @@ def decide(metrics: dict[str, float], champion: ChampionScore | None, cfg: GateC
     evidence = evidence or Evidence()
     checks = (artifact_checks(evidence) + declared_check(cfg)
               + absolute_checks(metrics, cfg.thresholds)
-              + slice_checks(evidence.slices, cfg.slices)
+              + baseline_checks(metrics, evidence.baseline, cfg.baseline)
+              + slice_checks(evidence.slices, cfg.slices, cfg.unchecked_slices)
               + latency_check(evidence.latency_ms, cfg.max_latency_ms))
     return GateDecision(checks, improvement_checks(metrics, champion, cfg.improvement), champion)
 
@@ -392,6 +491,8 @@ def gate_report(decision: GateDecision, cfg: GateConfig, metrics: dict[str, floa
                 outcome: Outcome, candidate: dict[str, Any]) -> dict[str, Any]:
     """The content of reports/gate.json."""
     champion = decision.champion
+    candidate = dict(candidate)
+    baseline = candidate.pop("baseline", None)
     return {
         "decision": outcome.decision,
         "passed": decision.passed,
@@ -400,11 +501,15 @@ def gate_report(decision: GateDecision, cfg: GateConfig, metrics: dict[str, floa
         "alias": outcome.alias,
         "smoke_test": {"status": outcome.smoke_test, "detail": outcome.detail},
         "checks": [c.to_dict() for c in decision.checks],
+        "unchecked": {"count": len(decision.unchecked),
+                      "checks": [{"name": c.name, "reason": c.reason}
+                                 for c in decision.unchecked]},
         "improvement": [c.to_dict() for c in decision.improvement],
         "reasons": decision.reasons + ([outcome.detail] if outcome.decision == SMOKE_FAILED
                                        else []),
         "candidate": {**candidate, "metrics": metrics},
         "previous_champion": asdict(champion) if champion else None,
+        "baseline": baseline,
         "config": config_summary(cfg),
     }
 
@@ -413,11 +518,13 @@ def config_summary(cfg: GateConfig) -> dict[str, Any]:
     """The declared checks, as they were applied."""
     return {
         "thresholds": {t.metric: {"min": t.min, "max": t.max} for t in cfg.thresholds},
+        "baseline": {b.metric: {"min_delta": b.min_delta, "min_relative": b.min_relative}
+                     for b in cfg.baseline},
         "improvement": asdict(cfg.improvement),
         "latency": {"max_ms_per_1000_rows": cfg.max_latency_ms},
         "slices": [{"column": s.column, "metric": s.bound.metric, "min": s.bound.min,
                     "max": s.bound.max} for s in cfg.slices],
-        "slice_min_rows": cfg.slice_min_rows,
+        "slice_min_rows": cfg.slice_min_rows, "unchecked_slices": cfg.unchecked_slices,
         "alias": cfg.alias, "challenger_alias": cfg.challenger_alias,
         "fail_on_reject": cfg.fail_on_reject, "allow_unvalidated": cfg.allow_unvalidated,
     }
@@ -438,8 +545,11 @@ def version_tags(decision: GateDecision, metrics: dict[str, float], run_id: str,
     tags.update({f"metric.{k}": str(v) for k, v in metrics.items()})
     tags.update({tag_key(f"check.{c.name}"): f"{c.value} vs {c.threshold}: {c.status}"
                  for c in decision.checks + decision.improvement})
+    tags["unchecked_checks"] = str(len(decision.unchecked))
     if evidence is not None and evidence.latency_ms is not None:
         tags["latency_ms_per_1000_rows"] = str(evidence.latency_ms)
+    if evidence is not None and evidence.baseline is not None:
+        tags.update({f"baseline.{k}": str(v) for k, v in evidence.baseline.items()})
     if decision.champion is not None:
         tags["compared_with_champion"] = decision.champion.version
     return tags

@@ -65,12 +65,40 @@ def apply_filter(df: pd.DataFrame, rule: str | None) -> pd.DataFrame:
     return df[mask]
 
 
-def ingest(df: pd.DataFrame, drop: list[str], rule: str | None = None) -> pd.DataFrame:
-    """Return the ingested table: rows filtered, leakage columns dropped, emptiness rejected."""
+def parse_datetimes(df: pd.DataFrame, formats: dict[str, str | None]) -> pd.DataFrame:
+    """Parse the `data.datetime` columns ({column: strftime format, or null for ISO 8601}).
+
+    Missing values stay missing (NaT); any other value that does not match is an error
+    naming the column, the format and an example.
+    """
+    if not formats:
+        return df
+    if not isinstance(formats, dict):
+        raise ConfigError("`data.datetime` must map column names to a strftime format "
+                          "(or null for ISO 8601), e.g. {signup: '%Y-%m-%d'}")
+    missing = [c for c in formats if c not in df.columns]
+    if missing:
+        raise ConfigError(f"`data.datetime` names column(s) not in the data: {missing}")
+    out = df.copy()
+    for col, fmt in formats.items():
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            continue
+        parsed = pd.to_datetime(out[col], errors="coerce", format=fmt or "ISO8601")
+        bad = parsed.isna() & out[col].notna()
+        if bad.any():
+            raise DataError(f"`data.datetime.{col}`: {int(bad.sum())} value(s) do not match "
+                            f"format {fmt or 'ISO 8601'!r}, e.g. {out[col][bad].iloc[0]!r}")
+        out[col] = parsed
+    return out
+
+
+def ingest(df: pd.DataFrame, drop: list[str], rule: str | None = None,
+           datetimes: dict[str, str | None] | None = None) -> pd.DataFrame:
+    """Return the ingested table: dates parsed, rows filtered, leakage columns dropped."""
     if df.shape[1] == 0 or df.empty:
         raise DataError(f"data.source: the table is empty ({df.shape[0]} rows, "
                         f"{df.shape[1]} columns)")
-    out = drop_columns(apply_filter(df, rule), drop)
+    out = drop_columns(apply_filter(parse_datetimes(df, datetimes or {}), rule), drop)
     if out.empty:
         raise DataError(f"`data.filter` = {rule!r} leaves no rows")
     log.info("ingested %d rows x %d columns (dropped %d)", len(out), out.shape[1], len(drop))

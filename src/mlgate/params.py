@@ -54,3 +54,37 @@ def check_keys(section: dict[str, Any], allowed: set[str], prefix: str) -> None:
     if unknown:
         names = ", ".join(f"`{prefix}.{k}`" for k in unknown)
         raise ConfigError(f"params.yaml: unknown key(s) {names}; allowed: {sorted(allowed)}")
+
+
+def check_number(value: Any, key: str, *, low: float | None = None, high: float | None = None,
+                 integer: bool = False, open_low: bool = False, open_high: bool = False,
+                 optional: bool = False) -> Any:
+    """Return `value` if it is a number in range, else raise ConfigError naming `key`.
+
+    low/high bound the value (inclusive unless open_low/open_high); integer: whole numbers
+    only; optional: None is accepted as is.
+    """
+    if value is None and optional:
+        return None
+    kind = "an integer" if integer else "a number"
+    ok = (isinstance(value, int | float) and not isinstance(value, bool)
+          and (not integer or isinstance(value, int)) and value == value
+          and value not in (float("inf"), float("-inf")))
+    if ok:
+        ok = ((low is None or (value > low if open_low else value >= low))
+              and (high is None or (value < high if open_high else value <= high)))
+    if not ok:
+        raise ConfigError(f"`{key}` must be {kind}{_range_text(low, high, open_low, open_high)}"
+                          f"{' or null' if optional else ''}, got {value!r}")
+    return value
+
+
+def _range_text(low: float | None, high: float | None, open_low: bool, open_high: bool) -> str:
+    """' in [0, 1]', ' >= 2', ' > 0', ... for messages."""
+    if low is not None and high is not None:
+        return f" in {'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
+    if low is not None:
+        return f" {'>' if open_low else '>='} {low}"
+    if high is not None:
+        return f" {'<' if open_high else '<='} {high}"
+    return ""

@@ -70,7 +70,9 @@ class Candidate:
         return {"run_id": self.run_id, "model_uri": self.model_uri,
                 "latency_ms_per_1000_rows": ev.latency_ms, "has_signature": ev.has_signature,
                 "has_input_example": ev.has_input_example,
-                "slices": [asdict(s) for s in ev.slices], "provenance": self.provenance}
+                "slices": [asdict(s) for s in ev.slices], "provenance": self.provenance,
+                "baseline": {"predictor": ev.baseline_predictor, "metrics": ev.baseline}
+                if ev.baseline is not None else None}
 
 
 Rescore = Callable[[], ChampionScore | None]

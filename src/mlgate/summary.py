@@ -21,11 +21,22 @@ def gate_line(gate: dict[str, Any] | None) -> str:
         return "gate:     not run"
     name, version, decision = gate["model_name"], gate["registered_version"], gate["decision"]
     if decision in ("champion", "challenger"):
-        return f"gate:     PASSED -> {name} v{version} is @{gate['alias']}"
-    if decision == "smoke_failed":
-        return (f"gate:     SMOKE TEST FAILED -> {name} v{version} registered without alias: "
+        line = f"gate:     PASSED -> {name} v{version} is @{gate['alias']}"
+    elif decision == "smoke_failed":
+        line = (f"gate:     SMOKE TEST FAILED -> {name} v{version} registered without alias: "
                 + "; ".join(gate["reasons"]))
-    return "gate:     REJECTED (registry unchanged): " + "; ".join(gate["reasons"])
+    else:
+        line = "gate:     REJECTED (registry unchanged): " + "; ".join(gate["reasons"])
+    return line + unchecked_note(gate.get("unchecked"))
+
+
+def unchecked_note(unchecked: dict[str, Any] | None) -> str:
+    """' (N checks unchecked: a, b, ...)' when some declared checks could not be made."""
+    if not unchecked or not unchecked.get("count"):
+        return ""
+    names = [c["name"] for c in unchecked["checks"]]
+    shown = ", ".join(names[:4]) + (f", +{len(names) - 4} more" if len(names) > 4 else "")
+    return f" ({unchecked['count']} check(s) unchecked: {shown}; see reports/gate.json)"
 
 
 def drift_line(drift: dict[str, Any] | None) -> str:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 
-from mlgate.errors import ConfigError, MlgateError
-from mlgate.params import check_keys
+from mlgate.errors import ConfigError, DataError, MlgateError
+from mlgate.model_steps import MissingAsNaN
+from mlgate.onboard import looks_like_dates
+from mlgate.params import check_keys, check_number
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +29,13 @@ TUNE_KEYS = {"enabled", "n_iter", "grid", "choose_better"}
 PARALLEL = ("none", "dask")  # where the candidates are cross-validated
 # setup() arguments mlgate owns; config may not override them through `train.setup`.
 RESERVED_SETUP = {"data", "target", "session_id", "fold", "n_jobs", "verbose", "html",
-                  "log_experiment", "system_log", "categorical_features", "test_data"}
+                  "log_experiment", "system_log", "categorical_features", "test_data",
+                  "custom_pipeline", "custom_pipeline_position"}
+# How PyCaret and scikit-learn report a metric they could not compute on a fold (and then
+# replace by an error score): PyCaret's scorer wrapper, scikit-learn's _score, a failed fit.
+SCORE_FAILURES = (re.compile(r"Metric '(?P<metric>.*?)' failed and error score"),
+                  re.compile(r"Scoring failed\. The score on this train-test partition"),
+                  re.compile(r"fits failed out of a total of"))
 # PyCaret CV columns where smaller is better (all others: larger is better).
 LOWER_IS_BETTER = {"MAE", "MSE", "RMSE", "RMSLE", "MAPE", "TT (Sec)"}
 
@@ -99,11 +112,24 @@ class TrainConfig:
             raise ConfigError("`train.estimators` must list at least one PyCaret model id")
         tune = dict(section.get("tune") or {})
         check_keys(tune, TUNE_KEYS, "train.tune")
+        check_ranges(section, tune)
         return cls(target=data["target"], estimators=tuple(section["estimators"]), task=task,
                    categorical=tuple(data.get("categorical") or ()), setup=setup,
                    tune=TuneConfig(**tune), parallel=parallel_mode(section),
                    dask=DaskConfig.from_params(section.get("dask")),
                    **{k: section[k] for k in ("fold", "sort", "n_jobs", "seed") if k in section})
+
+
+def check_ranges(section: dict[str, Any], tune: dict[str, Any]) -> None:
+    """Range-check the numeric `train.*` keys present, naming the key."""
+    if "fold" in section:  # one fold is no cross-validation: PyCaret needs at least 2
+        check_number(section["fold"], "train.fold", low=2, integer=True)
+    if "seed" in section:
+        check_number(section["seed"], "train.seed", low=0, integer=True)
+    if "n_jobs" in section and section["n_jobs"] != -1:
+        check_number(section["n_jobs"], "train.n_jobs (or -1: all cores)", low=1, integer=True)
+    if "n_iter" in tune:
+        check_number(tune["n_iter"], "train.tune.n_iter", low=1, integer=True)
 
 
 def parallel_mode(section: dict[str, Any]) -> str:
@@ -158,7 +184,7 @@ class TrainResult:
     def cv_metrics(self) -> dict[str, float]:
         """The final model's cross-validated metrics, with MLflow-safe names."""
         chosen = self.tuned or self.best
-        return {metric_name(k): v for k, v in chosen.cv.items()}
+        return {metric_name(k): v for k, v in chosen.cv.items() if math.isfinite(v)}
 
 
 def metric_name(column: str) -> str:
@@ -166,17 +192,117 @@ def metric_name(column: str) -> str:
     return "cv_" + re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_")
 
 
+def check_features(train: pd.DataFrame, cfg: TrainConfig) -> None:
+    """Refuse, naming the column, what PyCaret would fail on deep inside setup or predict."""
+    for col in train.columns:
+        s = train[col]
+        if col == cfg.target:
+            continue
+        if ptypes.is_datetime64_any_dtype(s):
+            raise ConfigError(f"column `{col}` is a datetime: the model does not take datetime "
+                              "columns yet; list it in `split.drop_columns` (it can still "
+                              "drive `split.current`)")
+        if s.dtype == object and looks_like_dates(s.head(1000))[0]:
+            raise ConfigError(f"column `{col}` holds dates stored as text (e.g. "
+                              f"{s.dropna().iloc[0]!r}); declare it in `data.datetime` and list "
+                              "it in `split.drop_columns`, or drop it (`data.drop_columns`)")
+
+
+def check_folds(train: pd.DataFrame, cfg: TrainConfig) -> None:
+    """Stratified CV needs every class in every fold: at least `train.fold` rows per class."""
+    if cfg.task != "classification" or cfg.target not in train.columns:
+        return
+    counts = train[cfg.target].value_counts()
+    if len(counts) and counts.min() < cfg.fold:
+        raise ConfigError(f"`train.fold` = {cfg.fold}, but class {counts.idxmin()!r} of "
+                          f"`{cfg.target}` has only {counts.min()} training row(s); lower "
+                          "train.fold or drop the rare class (`data.filter`)")
+
+
 def make_experiment(train: pd.DataFrame, cfg: TrainConfig):
-    """Run PyCaret setup with mlgate's fixed choices (no PyCaret logging, no nested jobs)."""
+    """Run PyCaret setup with mlgate's fixed choices (no PyCaret logging, no nested jobs).
+
+    The first step of the pipeline makes missing text values NaN (model_steps.MissingAsNaN),
+    and classification gets a correct AUC scorer (cv_auc_scorer).
+    """
     import pycaret.classification
     import pycaret.regression
 
+    if cfg.target not in train.columns:
+        raise DataError(f"training data lacks the target column `{cfg.target}`")
+    check_features(train, cfg)
+    check_folds(train, cfg)
     module = pycaret.classification if cfg.task == "classification" else pycaret.regression
     exp = getattr(module, TASKS[cfg.task])()
-    exp.setup(data=train, target=cfg.target, session_id=cfg.seed, fold=cfg.fold,
-              n_jobs=cfg.n_jobs, categorical_features=list(cfg.categorical) or None,
-              verbose=False, html=False, log_experiment=False, system_log=False, **cfg.setup)
+    try:
+        exp.setup(data=train, target=cfg.target, session_id=cfg.seed, fold=cfg.fold,
+                  n_jobs=cfg.n_jobs, categorical_features=list(cfg.categorical) or None,
+                  verbose=False, html=False, log_experiment=False, system_log=False,
+                  custom_pipeline=[("missing_as_nan", MissingAsNaN())],
+                  custom_pipeline_position=0, **cfg.setup)
+    except (TypeError, ValueError) as exc:  # bad train.setup options, unusable columns
+        raise TrainingError(f"PyCaret setup() failed on the training data: {exc} (check "
+                            "`train.setup` and the column kinds in `validate.columns`)") from exc
+    if cfg.task == "classification":
+        register_auc_scorer(exp)
     return exp
+
+
+def cv_roc_auc(y_true: Any, y_score: Any, **kwargs: Any) -> float:
+    """PyCaret's `AUC` column: binary ROC AUC, or one-vs-rest weighted by class prevalence.
+
+    PyCaret 3.3.2's own scorer asks for decision_function first; since scikit-learn 1.4 a
+    multiclass decision_function reaches roc_auc_score, which needs probabilities, fails, and
+    PyCaret records 0.0 (pycaret#3932, PR #3935). Ours asks for predict_proba first.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y_score = np.asarray(y_score)
+    if y_score.ndim == 1:  # binary: the positive class's probability (or decision value)
+        return float(roc_auc_score(y_true, y_score))
+    return float(roc_auc_score(y_true, y_score, multi_class="ovr", average="weighted"))
+
+
+def register_auc_scorer(exp: Any) -> None:
+    """Replace PyCaret's AUC metric of this experiment by cv_roc_auc, keeping its column.
+
+    The container is swapped in `exp._all_metrics`, where PyCaret's own add_metric puts
+    metrics; add_metric would append the column and return 0.0 on failure. Ours returns NaN
+    on failure, so a metric that could not be computed never ranks a candidate.
+    """
+    from pycaret.containers.metrics.classification import ClassificationMetricContainer
+    from pycaret.internal.metrics import make_scorer_with_error_score
+
+    old = exp._all_metrics["auc"]
+    exp._all_metrics["auc"] = ClassificationMetricContainer(
+        id="auc", name=old.name, display_name=old.display_name, score_func=cv_roc_auc,
+        scorer=make_scorer_with_error_score(
+            cv_roc_auc, response_method=("predict_proba", "decision_function"),
+            error_score=np.nan),
+        target="pred_proba")
+
+
+@contextmanager
+def failed_scores(estimator: str) -> Iterator[None]:
+    """Log, naming the candidate, every CV metric that failed on a fold (PyCaret and
+    scikit-learn turn those into an error score and only warn); other warnings pass on."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    failures: dict[str, int] = {}
+    for w in caught:
+        text = str(w.message)
+        match = next((p.search(text) for p in SCORE_FAILURES if p.search(text)), None)
+        if match is None:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        what = match.groupdict().get("metric") or text.splitlines()[0][:120]
+        cause = [line for line in text.splitlines() if line.strip()][-1][:200]
+        failures.setdefault(what, []).append(cause)
+    for what, causes in failures.items():
+        log.warning("candidate %s: %s could not be computed on %d fold(s) (%s); its CV value "
+                    "is NaN and never ranks the candidate", estimator, what, len(causes),
+                    causes[0])
 
 
 def check_estimators(exp, estimators: tuple[str, ...]) -> None:
@@ -189,7 +315,7 @@ def check_estimators(exp, estimators: tuple[str, ...]) -> None:
 
 
 def _scores(exp) -> tuple[dict[str, float], dict[str, float]]:
-    """Mean and std rows of PyCaret's last CV score grid."""
+    """Mean and std rows of PyCaret's last CV score grid (NaN where a fold failed)."""
     grid = exp.pull()
     return ({str(k): float(v) for k, v in grid.loc["Mean"].items()},
             {str(k): float(v) for k, v in grid.loc["Std"].items()})
@@ -201,7 +327,8 @@ def cross_validate(exp, estimator: str, position: str) -> Candidate:
     log.info("candidate %s: %s (%s) ...", position, estimator, name)
     started = time.perf_counter()
     try:
-        model = exp.create_model(estimator, verbose=False)
+        with failed_scores(estimator):  # error_score NaN: a failed fold never scores 0.0
+            model = exp.create_model(estimator, verbose=False, error_score=np.nan)
     except Exception as exc:  # PyCaret wraps estimator failures in many types
         raise TrainingError(f"candidate {estimator!r} failed to train: {exc}") from exc
     mean, std = _scores(exp)
@@ -216,8 +343,15 @@ def pick_best(candidates: list[Candidate], sort: str) -> Candidate:
     if sort not in candidates[0].cv:
         raise ConfigError(f"`train.sort` = {sort!r} is not a CV metric; use one of "
                           f"{sorted(candidates[0].cv)}")
+    ranked = [c for c in candidates if math.isfinite(c.cv[sort])]
+    for c in candidates:
+        if c not in ranked:
+            log.warning("candidate %s is not ranked: its CV %s could not be computed", c.id, sort)
+    if not ranked:
+        raise TrainingError(f"no candidate has a CV `{sort}` (train.sort): it failed on every "
+                            "candidate; see the warnings above, or sort by another metric")
     sign = -1.0 if sort in LOWER_IS_BETTER else 1.0
-    return max(candidates, key=lambda c: sign * c.cv[sort])
+    return max(ranked, key=lambda c: sign * c.cv[sort])
 
 
 def tune(exp, best: Candidate, cfg: TrainConfig) -> Candidate:
@@ -227,9 +361,10 @@ def tune(exp, best: Candidate, cfg: TrainConfig) -> Candidate:
     started = time.perf_counter()
     grid = (cfg.tune.grid or {}).get(best.id)
     try:
-        model = exp.tune_model(best.model, n_iter=cfg.tune.n_iter, custom_grid=grid,
-                               optimize=cfg.sort, choose_better=cfg.tune.choose_better,
-                               verbose=False, tuner_verbose=2)
+        with failed_scores(f"{best.id} (tuning)"):
+            model = exp.tune_model(best.model, n_iter=cfg.tune.n_iter, custom_grid=grid,
+                                   optimize=cfg.sort, choose_better=cfg.tune.choose_better,
+                                   verbose=False, tuner_verbose=2)
     except ValueError as exc:
         raise ConfigError(f"`train.tune.grid.{best.id}` = {grid} does not fit {best.name}: "
                           f"{exc}") from exc

@@ -10,7 +10,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from mlgate.errors import ConfigError
-from mlgate.params import check_keys
+from mlgate.params import check_keys, check_number
 
 
 def _is_integer(s: pd.Series) -> bool:
@@ -34,7 +34,7 @@ KIND_CHECKS = {
 }
 
 SCHEMA_KEYS = {"columns", "target_values", "min_rows", "max_null_share", "null_share",
-               "allow_extra_columns"}
+               "allow_extra_columns", "categories"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Schema:
     max_null_share: float = 0.0
     null_share: dict[str, float] = field(default_factory=dict)
     allow_extra_columns: bool = True
+    categories: dict[str, list[Any]] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, target: str, section: dict[str, Any]) -> Schema:
@@ -58,8 +59,18 @@ class Schema:
         if bad:
             raise ConfigError(f"`validate.columns`: unknown kind(s) {bad}; "
                               f"use one of {sorted(KIND_CHECKS)}")
-        return cls(target=target, columns=columns, **{k: v for k, v in section.items()
-                                                       if k != "columns"})
+        check_number(section.get("min_rows", 1), "validate.min_rows", low=1, integer=True)
+        check_number(section.get("max_null_share", 0.0), "validate.max_null_share", low=0,
+                     high=1)
+        for col, share in (section.get("null_share") or {}).items():
+            check_number(share, f"validate.null_share.{col}", low=0, high=1)
+        categories = section.get("categories") or {}
+        for col, values in categories.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(f"`validate.categories.{col}` must list the allowed values")
+        rest = {k: v for k, v in section.items() if k not in ("columns", "categories")}
+        rest["null_share"] = dict(rest.get("null_share") or {})
+        return cls(target=target, columns=columns, categories=dict(categories), **rest)
 
 
 @dataclass(frozen=True)
@@ -132,7 +143,25 @@ def check_target(df: pd.DataFrame, schema: Schema) -> list[Failure]:
     return out
 
 
-RULES = (check_size, check_columns, check_kinds, check_nulls, check_finite, check_target)
+def check_categories(df: pd.DataFrame, schema: Schema) -> list[Failure]:
+    """Columns with declared categories hold no other (non-null) value."""
+    out = []
+    for col, allowed in schema.categories.items():
+        if col not in df.columns:
+            continue
+        values = df[col].dropna()
+        known = set(allowed) | {str(v) for v in allowed}  # YAML may spell codes as strings
+        bad = sorted({v for v in values.unique().tolist() if v not in known}, key=str)
+        if bad:
+            n = int((~values.isin(list(known))).sum())
+            out.append(Failure(col, "categories", f"{n} value(s) outside the declared "
+                               f"categories, e.g. {bad[:5]} (declared: {allowed[:10]}"
+                               f"{' ...' if len(allowed) > 10 else ''})"))
+    return out
+
+
+RULES = (check_size, check_columns, check_kinds, check_nulls, check_finite, check_target,
+         check_categories)
 
 
 def validate(df: pd.DataFrame, schema: Schema) -> dict[str, Any]:

@@ -84,6 +84,9 @@ def write_tiny_config(repo: Path) -> None:
     spec["data"]["source"] = "data/external/tiny.csv"
     spec["validate"]["min_rows"] = 500
     (repo / "conf/data/tiny.yaml").write_text("# @package _global_\n" + yaml.safe_dump(spec))
+    for part in (repo / "conf/data/by_task").glob("randhie_*.yaml"):  # its per-task parts
+        text = part.read_text().replace("randhie_", "tiny_")
+        (part.parent / part.name.replace("randhie_", "tiny_")).write_text(text)
     cfg = (repo / "conf/config.yaml").read_text()
     cfg = cfg.replace("- data: randhie", "- data: tiny").replace("- train: default",
                                                                    "- train: fast")

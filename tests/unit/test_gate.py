@@ -116,16 +116,17 @@ def test_latency_budget():
     assert decide(GOOD, None, gate(), Evidence(latency_ms=1e6)).passed, "no budget declared"
 
 
-def test_slice_floors_fail_pass_and_skip_with_reason():
+def test_slice_floors_fail_pass_and_unchecked_with_reason():
     cfg = gate(slices={"site": {"roc_auc": {"min": 0.7}}})
     scores = (SliceScore("site", 1, 200, {**GOOD, "roc_auc": 0.75}),
               SliceScore("site", 2, 180, {**GOOD, "roc_auc": 0.61}),
               SliceScore("site", 3, 12, skipped="fewer than gate.slice_min_rows = 30 rows"))
     d = decide(GOOD, None, cfg, Evidence(slices=scores))
     rows = {c.name: c for c in d.checks if c.kind == "slice"}
-    assert [c.status for c in rows.values()] == ["pass", "fail", "skip"]
+    assert [c.status for c in rows.values()] == ["pass", "fail", "unchecked"]
     assert rows["slice.site.2.roc_auc_min"].value == 0.61 and not d.passed
-    assert "site=3 (12 rows) not scored: fewer than" in rows["slice.site.3.roc_auc_min"].reason
+    assert "site=3 (12 rows): roc_auc not checked: fewer than" in \
+        rows["slice.site.3.roc_auc_min"].reason
     assert d.reasons == ["slice.site.2.roc_auc = 0.61 violates >= 0.7"]
 
 
@@ -200,11 +201,11 @@ def test_slices_are_scored_and_unscorable_ones_say_why(fitted):
     cfg = gate(slices={"site": {"roc_auc": {"min": 0.6}}}, slice_min_rows=30)
     scores = {s.value: s for s in score_slices(model, df, "y", cfg)}
     assert scores[1].skipped is None and scores[1].metrics["roc_auc"] > 0.8
-    assert scores[3].skipped.startswith("a single target class")
+    assert scores[3].undefined["roc_auc"].startswith("a single target class")
     assert scores[4].skipped == "fewer than gate.slice_min_rows = 30 rows" and scores[4].rows == 10
     d = decide(GOOD, None, cfg, Evidence(slices=tuple(scores.values())))
     assert d.passed and [c.status for c in d.checks if c.kind == "slice"] == [
-        "pass", "pass", "skip", "skip"]
+        "pass", "pass", "unchecked", "unchecked"]
 
 
 def test_slice_column_must_exist_and_be_categorical(fitted):
