@@ -38,7 +38,7 @@ from mlgate.drift import ACTIONS, run_drift, save_html
 from mlgate.drift import verdict_line as line_of
 from mlgate.errors import DataError
 from mlgate.evaluation import evaluate
-from mlgate.evidence import measure_latency, score_slices
+from mlgate.evidence import baseline_metrics, measure_latency, score_slices
 from mlgate.figures import save_figures
 from mlgate.gate import Evidence, GateConfig, check_rows, gate_report
 from mlgate.ingest import ingest, load_source
@@ -91,7 +91,7 @@ def prepare(params: dict[str, Any]) -> dict[str, pd.DataFrame]:
     data, task = params["data"], params["task"]["type"]
     with timed("ingest"):
         df = ingest(load_source(data["source"], ROOT), list(data.get("drop_columns") or []),
-                    data.get("filter"))
+                    data.get("filter"), data.get("datetime"))
         write_parquet(paths.RAW, df)
     with timed("validate"):
         report = validate(df, Schema.from_params(data["target"], params["validate"]))
@@ -145,7 +145,7 @@ def evaluate_step(params: dict[str, Any], model: Any, test: pd.DataFrame) -> dic
     return result["metrics"]
 
 
-def register_step(params: dict[str, Any], model: Any, test: pd.DataFrame,
+def register_step(params: dict[str, Any], model: Any, train: pd.DataFrame, test: pd.DataFrame,
                   metrics: dict[str, float], run_info: dict[str, Any]) -> None:
     """The register stage's work: measure, decide, register, smoke-test, move aliases, log."""
     step("register")
@@ -155,10 +155,12 @@ def register_step(params: dict[str, Any], model: Any, test: pd.DataFrame,
     provenance = {k: v for k, v in dvc_tags("register").items() if k in stage.PROVENANCE}
     provenance.update({"data.train_md5": file_md5(paths.TRAIN),
                        "data.test_md5": file_md5(paths.TEST)})
+    baseline, predictor = baseline_metrics(train, test, target, task)
     cand = stage.with_model_meta(Candidate(
         run_info["model_uri"], run_info["run_id"], metrics,
         Evidence(score_slices(model, test, target, cfg, task),
-                 measure_latency(model, test, target)), provenance))
+                 measure_latency(model, test, target), baseline=baseline,
+                 baseline_predictor=predictor), provenance))
     decision, outcome = run_gate(cfg, cand, lambda: champion_score(
         cfg.model_name, cfg.alias, test, target, task), mlflow.get_tracking_uri())
     report = gate_report(decision, cfg, cand.metrics, outcome, cand.summary())
@@ -227,7 +229,7 @@ def main() -> None:
         with timed("evaluate"):
             metrics = evaluate_step(params, model, parts["test"])
         with timed("register"):
-            register_step(params, model, parts["test"], metrics, run_info)
+            register_step(params, model, parts["train"], parts["test"], metrics, run_info)
         with timed("score"):
             scored = score_step(params, parts, run_info)
         with timed("drift"):

@@ -148,6 +148,12 @@ def looks_like_dates(sample: pd.Series) -> tuple[bool, str | None]:
     return False, None
 
 
+def is_prose(sample: pd.Series) -> bool:
+    """True when most values are several words (free text, not codes)."""
+    values = sample.dropna().astype(str).head(1000)
+    return bool(len(values) and values.str.contains(r"\S\s+\S").mean() > 0.5)
+
+
 def plain(value: Any) -> Any:
     """numpy scalars -> Python scalars (YAML, JSON)."""
     return value.item() if hasattr(value, "item") else value
@@ -183,7 +189,7 @@ def describe_column(name: str, full: pd.Series, sample: pd.Series, n_rows: int) 
             col.reason = f"dates stored as text (format {fmt or 'ISO 8601'}, e.g. " \
                          f"{sample.dropna().iloc[0]!r})"
             return col
-        if distinct == n_rows and not nulls:
+        if distinct == n_rows and not nulls and not is_prose(sample):
             col.role, col.reason = "identifier", "unique in every row: an identifier"
             return col
         if distinct <= MAX_CATEGORIES:

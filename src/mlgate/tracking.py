@@ -312,15 +312,27 @@ def pinned_requirements() -> list[str]:
 
 
 def log_model(model: Any, X: Any) -> Any:
-    """Log a fitted pipeline (cloudpickle) with signature, input example and pinned deps."""
+    """Log a fitted pipeline (cloudpickle) with signature, input example and pinned deps.
+
+    The steps mlgate puts inside the pipeline (mlgate.model_steps) are pickled by value, so
+    the logged model loads and predicts where mlgate is not installed (a serving image).
+    """
+    import cloudpickle
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
+    from mlgate import model_steps
+
     sample = X.head(100)
-    return mlflow.sklearn.log_model(
-        model, name="model", serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-        signature=infer_signature(sample, model.predict(sample)), input_example=X.head(5),
-        pip_requirements=pinned_requirements())
+    cloudpickle.register_pickle_by_value(model_steps)
+    try:
+        return mlflow.sklearn.log_model(
+            model, name="model",
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+            signature=infer_signature(sample, model.predict(sample)), input_example=X.head(5),
+            pip_requirements=pinned_requirements())
+    finally:
+        cloudpickle.unregister_pickle_by_value(model_steps)
 
 
 def log_candidate(candidate: Any) -> str:

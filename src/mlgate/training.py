@@ -223,7 +223,7 @@ def make_experiment(train: pd.DataFrame, cfg: TrainConfig):
     """Run PyCaret setup with mlgate's fixed choices (no PyCaret logging, no nested jobs).
 
     The first step of the pipeline makes missing text values NaN (model_steps.MissingAsNaN),
-    and classification gets a correct AUC scorer (cv_auc_scorer).
+    and classification gets correct AUC, Recall, Prec. and F1 scorers (register_scorers).
     """
     import pycaret.classification
     import pycaret.regression
@@ -244,11 +244,11 @@ def make_experiment(train: pd.DataFrame, cfg: TrainConfig):
         raise TrainingError(f"PyCaret setup() failed on the training data: {exc} (check "
                             "`train.setup` and the column kinds in `validate.columns`)") from exc
     if cfg.task == "classification":
-        register_auc_scorer(exp)
+        register_scorers(exp)
     return exp
 
 
-def cv_roc_auc(y_true: Any, y_score: Any, **kwargs: Any) -> float:
+def cv_roc_auc(y_true: Any, y_score: Any, sample_weight: Any = None) -> float:
     """PyCaret's `AUC` column: binary ROC AUC, or one-vs-rest weighted by class prevalence.
 
     PyCaret 3.3.2's own scorer asks for decision_function first; since scikit-learn 1.4 a
@@ -259,27 +259,68 @@ def cv_roc_auc(y_true: Any, y_score: Any, **kwargs: Any) -> float:
 
     y_score = np.asarray(y_score)
     if y_score.ndim == 1:  # binary: the positive class's probability (or decision value)
-        return float(roc_auc_score(y_true, y_score))
-    return float(roc_auc_score(y_true, y_score, multi_class="ovr", average="weighted"))
+        return float(roc_auc_score(y_true, y_score, sample_weight=sample_weight))
+    return float(roc_auc_score(y_true, y_score, multi_class="ovr", average="weighted",
+                               sample_weight=sample_weight))
 
 
-def register_auc_scorer(exp: Any) -> None:
-    """Replace PyCaret's AUC metric of this experiment by cv_roc_auc, keeping its column.
+def _averaging(y_true: Any, y_pred: Any) -> dict[str, Any]:
+    """Binary: of the positive (last sorted) label, as mlgate's test metrics; else weighted."""
+    labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
+    return {"average": "binary", "pos_label": labels[-1]} if len(labels) == 2 else \
+        {"average": "weighted"}
 
-    The container is swapped in `exp._all_metrics`, where PyCaret's own add_metric puts
-    metrics; add_metric would append the column and return 0.0 on failure. Ours returns NaN
-    on failure, so a metric that could not be computed never ranks a candidate.
+
+def cv_recall(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """PyCaret's `Recall` column (see _averaging)."""
+    from sklearn.metrics import recall_score
+
+    return float(recall_score(y_true, y_pred, zero_division=0, sample_weight=sample_weight,
+                      **_averaging(y_true, y_pred)))
+
+
+def cv_precision(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """PyCaret's `Prec.` column (see _averaging)."""
+    from sklearn.metrics import precision_score
+
+    return float(precision_score(y_true, y_pred, zero_division=0, sample_weight=sample_weight,
+                      **_averaging(y_true, y_pred)))
+
+
+def cv_f1(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    """PyCaret's `F1` column (see _averaging)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, zero_division=0, sample_weight=sample_weight,
+                      **_averaging(y_true, y_pred)))
+
+
+# PyCaret metric id -> (score function, response methods). PyCaret 3.3.2 decides "binary"
+# by y_true being 0/1, but its CV hands over the labels as they are: with text or boolean
+# labels ("no"/"yes") its Recall, Prec. and F1 silently become weighted averages over both
+# classes. These compute the positive class's, as for 0/1 labels and as the test metrics do.
+CV_SCORERS = {"auc": (cv_roc_auc, ("predict_proba", "decision_function")),
+              "recall": (cv_recall, "predict"), "precision": (cv_precision, "predict"),
+              "f1": (cv_f1, "predict")}
+
+
+def register_scorers(exp: Any) -> None:
+    """Replace PyCaret's AUC, Recall, Prec. and F1 of this experiment, keeping their columns.
+
+    The containers are swapped in `exp._all_metrics`, where PyCaret's own add_metric puts
+    metrics; add_metric would append a column and return 0.0 on failure. Ours return NaN on
+    failure, so a metric that could not be computed never ranks a candidate.
     """
     from pycaret.containers.metrics.classification import ClassificationMetricContainer
     from pycaret.internal.metrics import make_scorer_with_error_score
 
-    old = exp._all_metrics["auc"]
-    exp._all_metrics["auc"] = ClassificationMetricContainer(
-        id="auc", name=old.name, display_name=old.display_name, score_func=cv_roc_auc,
-        scorer=make_scorer_with_error_score(
-            cv_roc_auc, response_method=("predict_proba", "decision_function"),
-            error_score=np.nan),
-        target="pred_proba")
+    for metric_id, (func, response) in CV_SCORERS.items():
+        old = exp._all_metrics[metric_id]
+        exp._all_metrics[metric_id] = ClassificationMetricContainer(
+            id=metric_id, name=old.name, display_name=old.display_name, score_func=func,
+            scorer=make_scorer_with_error_score(func, response_method=response,
+                                                error_score=np.nan),
+            target="pred_proba" if metric_id == "auc" else "pred")
 
 
 @contextmanager

@@ -150,14 +150,22 @@ def check_categories(df: pd.DataFrame, schema: Schema) -> list[Failure]:
         if col not in df.columns:
             continue
         values = df[col].dropna()
-        known = set(allowed) | {str(v) for v in allowed}  # YAML may spell codes as strings
-        bad = sorted({v for v in values.unique().tolist() if v not in known}, key=str)
+        known = {_category_key(v) for v in allowed}
+        outside = ~values.map(_category_key).isin(known)
+        bad = sorted(set(values[outside].tolist()), key=str)
         if bad:
-            n = int((~values.isin(list(known))).sum())
+            n = int(outside.sum())
             out.append(Failure(col, "categories", f"{n} value(s) outside the declared "
                                f"categories, e.g. {bad[:5]} (declared: {allowed[:10]}"
                                f"{' ...' if len(allowed) > 10 else ''})"))
     return out
+
+
+def _category_key(value: Any) -> str:
+    """A category as text, whole floats as integers: YAML `1`, CSV `1.0` and `"1"` match."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value.item() if hasattr(value, "item") else value)
 
 
 RULES = (check_size, check_columns, check_kinds, check_nulls, check_finite, check_target,

@@ -85,3 +85,38 @@ def test_task_switches_target_leakage_sort_and_gate(task, target, metric, model)
     assert other <= set(p["data"]["drop_columns"]), "the other task's target leaks"
     assert p["train"]["sort"] == p["task"]["sort"]
     assert p["gate"]["model_name"] == model and metric in p["gate"]["improvement"]["metric"]
+
+
+@pytest.mark.parametrize("option", options("gate"))
+def test_gate_groups_hold_policy_only(option):
+    """What is about one table comes from its data profile, never from conf/gate/."""
+    spec = yaml.safe_load((ROOT / "conf/gate" / f"{option}.yaml").read_text())
+    assert spec["model_name"] is None and spec["thresholds"] == {} and spec["slices"] == {}
+    assert spec["baseline"], "a policy that means the same on any table"
+
+
+def test_drift_group_holds_policy_only():
+    spec = yaml.safe_load((ROOT / "conf/drift/default.yaml").read_text())
+    assert spec["per_column"] == {} and spec["retrain"] == {"overrides": []}
+
+
+def test_randhie_profile_keeps_its_gate_and_drift_settings():
+    p = compose(ROOT)
+    assert p["gate"]["slices"] == {"female": {"roc_auc": {"min": 0.6}},
+                                   "site": {"roc_auc": {"min": 0.6}}}
+    assert p["gate"]["thresholds"] == {"roc_auc": {"min": 0.65}, "log_loss": {"max": 0.6},
+                                       "recall": {"min": 0.5}}
+    assert DriftConfig.from_params(p["drift"]).important == ["income", "xage", "plan"]
+    assert p["drift"]["retrain"]["overrides"] == ["split.current='year >= 5'"]
+    regression = compose(ROOT, ["task=regression"])["gate"]
+    assert regression["thresholds"] == {"r2": {"min": 0.1}, "rmse": {"max": 1.5}}
+    assert regression["slices"] == {} and regression["baseline"] == {"rmse": {
+        "min_relative": 0.05}}
+
+
+def test_slices_are_cleared_with_null_not_with_an_empty_mapping():
+    assert GateConfig.from_params(compose(ROOT, ["gate.slices=null"])["gate"]).slices == ()
+    one = GateConfig.from_params(compose(ROOT, ["gate.slices.site=null"])["gate"])
+    assert [s.column for s in one.slices] == ["female"]
+    merged = compose(ROOT, ["gate.slices={}"])["gate"]["slices"]
+    assert set(merged) == {"female", "site"}, "Hydra merges a mapping: documented in README"

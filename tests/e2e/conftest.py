@@ -157,3 +157,39 @@ def rebase_store(db: Path, old: str, new: str) -> None:
 def load(repo: Repo, rel: str) -> pd.DataFrame:
     """Read a Parquet output of the copy."""
     return pd.read_parquet(repo.path / rel)
+
+
+def onboard_and_run(repo: Repo, name: str, frame: pd.DataFrame, target: str) -> dict:
+    """A new user's two commands on a table: `mlgate data add`, `dvc exp run -S data=<name>`.
+
+    The copy's defaults select train=fast (lr, dt). Returns the reports the run wrote, the
+    experiment's output and the output of a second, plain `dvc repro`.
+    """
+    frame.to_csv(repo.path / f"data/external/{name}.csv", index=False)
+    added = repo.run(str(BIN / "mlgate"), "data", "add", f"data/external/{name}.csv",
+                     "--target", target)
+    repo.commit(f"onboard {name}")
+    repo.run(str(BIN / "mlgate"), "init-store")
+    run = repo.dvc("exp", "run", "-S", f"data={name}")
+    reports = {key: yaml.safe_load((repo.path / f"reports/{key}.json").read_text())
+               for key in ("train", "metrics", "gate", "score", "drift", "validation")}
+    board = pd.read_csv(repo.path / "reports/leaderboard.csv", index_col="id")
+    return {**reports, "leaderboard": board, "added": added.stdout, "run": run.stdout,
+            "repro": repo.dvc("repro").stdout,
+            "params": yaml.safe_load((repo.path / "params.yaml").read_text())}
+
+
+def check_champion_and_selection(out: dict, name: str, sort: str, also: str) -> None:
+    """Registered as champion; the winner is the best by `sort` and within 0.03 on `also`."""
+    board, best = out["leaderboard"], out["train"]["best_model"]
+    lower = sort in ("RMSE", "MAE")
+    assert board[sort].notna().all(), f"a CV {sort} failed:\n{board}"
+    assert board.loc[best, sort] == (board[sort].min() if lower else board[sort].max())
+    assert board.loc[best, also] >= board[also].max() - 0.03, board
+    gate = out["gate"]
+    assert (gate["decision"], gate["model_name"]) == ("champion", f"mlgate-{name}"), \
+        gate["reasons"]
+    assert out["score"]["model_uri"] == f"models:/mlgate-{name}/1"
+    assert out["drift"]["action"] in ("none", "retrain", "investigate")
+    assert out["validation"]["passed"]
+    assert "Data and pipelines are up to date." in out["repro"]

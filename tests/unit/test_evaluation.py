@@ -75,3 +75,36 @@ def test_classification_importance_ranks_the_informative_column(data):
     result = evaluate(LogisticRegression().fit(X, y), X.assign(t=y), "t", importance=True)
     assert result["importance"][0]["feature"] == "a"
     assert result["importance"][0]["importance"] > 10 * abs(result["importance"][1]["importance"])
+
+
+@pytest.mark.parametrize(("metric", "y", "pred", "labels", "why"), [
+    ("accuracy", [1, 1], [1, 0], [0, 1], None),
+    ("log_loss", [1, 1], [1, 0], [0, 1], None),
+    ("roc_auc", [1, 1], [1, 0], [0, 1], "class(es) [0] absent from the labels"),
+    ("recall", [0, 0], [1, 0], [0, 1], "class(es) [1] absent from the labels"),
+    ("recall", [1, 0], [0, 0], [0, 1], None),
+    ("precision", [1, 0], [0, 0], [0, 1], "class(es) [1] never predicted"),
+    ("f1", [0, 0], [0, 0], [0, 1], "class(es) [1] neither among the labels nor predicted"),
+    ("f1", [0, 0], [1, 0], [0, 1], None),
+    ("recall", ["a", "b"], ["a", "b"], ["a", "b", "c"],
+     "class(es) ['c'] absent from the labels"),
+    ("balanced_accuracy", ["a", "a"], ["a", "b"], ["a", "b", "c"], None),
+    ("rmse", [1.0], [2.0], None, None),
+    ("r2", [1.0, 1.0], [2.0, 1.0], None, "a constant target: R2 is undefined"),
+    ("accuracy", [], [], [0, 1], "no rows"),
+])
+def test_a_metric_is_undefined_only_where_its_formula_is(metric, y, pred, labels, why):
+    from mlgate.evaluation import undefined_reason
+
+    assert undefined_reason(metric, pd.Series(y, dtype=object if y and isinstance(y[0], str)
+                                              else None), np.asarray(pred), labels) == why
+
+
+def test_balanced_accuracy_is_a_test_metric(data):
+    from sklearn.metrics import balanced_accuracy_score
+
+    X, y = data
+    model = LogisticRegression().fit(X, y)
+    m = evaluate(model, X.assign(t=y), "t")["metrics"]
+    assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, model.predict(X)),
+                                                   abs=1e-6)

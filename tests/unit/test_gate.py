@@ -234,3 +234,91 @@ def test_latency_is_measured_per_1000_rows(fitted):
 def test_task_type_defaults_to_classification():
     assert task_type({}) == "classification"
     assert task_type({"task": {"type": "regression"}}) == "regression"
+
+
+def test_baseline_margins_in_each_metric_direction():
+    cfg = gate(baseline={"balanced_accuracy": {"min_delta": 0.05},
+                         "log_loss": {"min_relative": 0.05}})
+    base = {**GOOD, "balanced_accuracy": 0.5, "log_loss": 0.53}
+    ok = decide({**GOOD, "balanced_accuracy": 0.62}, None, cfg, Evidence(baseline=base))
+    rows = {c.name: c for c in ok.checks if c.kind == "baseline"}
+    assert ok.passed and rows["baseline.balanced_accuracy"].value == pytest.approx(0.12)
+    assert rows["baseline.log_loss_relative"].value == pytest.approx((0.53 - 0.42) / 0.53,
+                                                                     abs=1e-6)
+    weak = decide({**GOOD, "balanced_accuracy": 0.53, "log_loss": 0.52}, None, cfg,
+                  Evidence(baseline=base))
+    assert not weak.passed and [c.name for c in weak.checks if not c.passed] == [
+        "log_loss_max", "baseline.balanced_accuracy", "baseline.log_loss_relative"]
+    assert "balanced_accuracy improves on the baseline predictor (balanced_accuracy 0.5) by " \
+           "0.03 (< 0.05)" in weak.reasons
+    unscored = decide({**GOOD, "balanced_accuracy": 0.62}, None, cfg, Evidence())
+    assert not unscored.passed and "baseline predictor is missing" in unscored.reasons[0]
+
+
+def test_a_baseline_alone_validates_a_gate():
+    cfg = GateConfig.from_params({"model_name": "m", "baseline": {"rmse": {"min_relative": 0.1}}})
+    d = decide({"rmse": 50.0}, None, cfg, Evidence(baseline={"rmse": 77.0}))
+    assert d.passed and [c.name for c in d.checks if c.kind != "artifact"] == [
+        "baseline.rmse_relative"]
+
+
+def test_unchecked_slices_are_reported_or_fail_by_policy():
+    scores = (SliceScore("island", "a", 150, {"accuracy": 0.9}, undefined={"roc_auc": "why"}),
+              SliceScore("island", "b", 12, skipped="fewer than gate.slice_min_rows = 30 rows"))
+    slices = {"island": {"accuracy": {"min": 0.8}, "roc_auc": {"min": 0.7}}}
+    report = decide(GOOD, None, gate(slices=slices), Evidence(slices=scores))
+    status = {c.name: c.status for c in report.checks if c.kind == "slice"}
+    assert status == {"slice.island.a.accuracy_min": "pass", "slice.island.b.accuracy_min":
+                      "unchecked", "slice.island.a.roc_auc_min": "unchecked",
+                      "slice.island.b.roc_auc_min": "unchecked"}
+    assert report.passed and len(report.unchecked) == 3
+    out = gate_report(report, gate(slices=slices), GOOD, Outcome(CHAMPION, "1", "champion"), {})
+    assert out["unchecked"]["count"] == 3 and out["config"]["unchecked_slices"] == "report"
+    assert version_tags(report, GOOD, "r")["unchecked_checks"] == "3"
+    strict = gate(slices=slices, unchecked_slices="fail")
+    failed = decide(GOOD, None, strict, Evidence(slices=scores))
+    assert not failed.passed and len(failed.reasons) == 3
+    assert failed.reasons[0].endswith("(gate.unchecked_slices: fail)")
+
+
+def test_accuracy_is_checked_on_a_slice_that_lacks_a_class(fitted):
+    model, df = fitted  # site 3 holds one class only
+    cfg = gate(slices={"site": {"accuracy": {"min": 0.6}, "roc_auc": {"min": 0.6},
+                                "log_loss": {"max": 0.9}}}, slice_min_rows=30)
+    scores = {s.value: s for s in score_slices(model, df, "y", cfg)}
+    assert set(scores[3].metrics) == {"accuracy", "log_loss"}
+    assert scores[3].undefined["roc_auc"].startswith("a single target class: 1")
+    d = decide(GOOD, None, cfg, Evidence(slices=tuple(scores.values())))
+    status = {c.name: c.status for c in d.checks if c.kind == "slice"}
+    assert status["slice.site.3.accuracy_min"] in ("pass", "fail")
+    assert status["slice.site.3.roc_auc_min"] == "unchecked"
+
+
+def test_slices_can_be_switched_off_from_the_command_line():
+    cfg = gate(slices={"female": None, "site": {"roc_auc": {"min": 0.6}, "recall": None}})
+    assert [(s.column, s.bound.metric) for s in cfg.slices] == [("site", "roc_auc")]
+    assert gate(slices=None).slices == ()
+
+
+@pytest.mark.parametrize(("section", "match"), [
+    ({"model_name": None}, "gate.model_name"),
+    ({"baseline": {"auc": {"min_delta": 0.1}}}, "gate.baseline.auc"),
+    ({"baseline": {"rmse": {}}}, r"gate.baseline.rmse`: set `min_delta"),
+    ({"baseline": {"rmse": {"margin": 1}}}, "gate.baseline.rmse.margin"),
+    ({"baseline": {"rmse": 0.1}}, "gate.baseline.rmse"),
+    ({"unchecked_slices": "skip"}, "gate.unchecked_slices"),
+])
+def test_bad_new_gate_keys_are_named(section, match):
+    with pytest.raises(ConfigError, match=match):
+        GateConfig.from_params({"model_name": "m", **section})
+
+
+def test_baseline_predictor_scores_what_guessing_scores(fitted):
+    from mlgate.evidence import baseline_metrics
+
+    _, df = fitted
+    metrics, what = baseline_metrics(df.iloc[:300], df.iloc[300:], "y", "classification")
+    assert what == "DummyClassifier(strategy='prior')"
+    assert metrics["roc_auc"] == 0.5 and metrics["balanced_accuracy"] == 0.5
+    reg, what = baseline_metrics(df.iloc[:300], df.iloc[300:], "x", "regression")
+    assert what == "DummyRegressor(strategy='mean')" and reg["r2"] <= 0.0

@@ -50,3 +50,15 @@ def test_filter_keeps_matching_rows_before_dropping(tiny):
 def test_bad_filter_is_named(tiny, rule, error, match):
     with pytest.raises(error, match=match):
         ingest(tiny, [], rule)
+
+
+def test_declared_datetime_columns_are_parsed(tiny):
+    df = tiny.assign(signup=["2022-10-26", "26/10/2022"] * 10)
+    with pytest.raises(DataError, match=r"data.datetime.signup`: 10 value\(s\) do not match "
+                                        r"format 'ISO 8601', e.g. '26/10/2022'"):
+        ingest(df, [], None, {"signup": None})
+    out = ingest(df.assign(signup=["26/10/2022", None] * 10), [], "signup >= '2022-01-01'",
+                 {"signup": "%d/%m/%Y"})
+    assert str(out.signup.dtype) == "datetime64[ns]" and len(out) == 10
+    with pytest.raises(ConfigError, match=r"data.datetime` names column\(s\) not in the data"):
+        ingest(tiny, [], None, {"when": None})

@@ -54,3 +54,26 @@ def test_regression_split_is_stratified_on_target_deciles(randhie):
     medians = [parts[p].lnmeddol.median() for p in ("train", "test")]
     assert abs(medians[0] - medians[1]) < 0.05
     assert len(parts["train"]) + len(parts["test"]) == (spend.year <= 3).sum()
+
+
+def test_current_batch_by_seeded_share_shrinks_to_a_subset(tiny):
+    big = split_all(tiny, "y", SplitConfig.from_params({"current_share": 0.4, "seed": 3,
+                                                          "stratify": False}))
+    small = split_all(tiny, "y", SplitConfig.from_params({"current_share": 0.2, "seed": 3,
+                                                            "stratify": False}))
+    assert len(big["current"]) == 8 and len(small["current"]) == 4
+    key = ["x", "code"]
+    assert set(map(tuple, small["current"][key].values)) <= set(map(tuple,
+                                                                     big["current"][key].values))
+
+
+@pytest.mark.parametrize(("section", "match"), [
+    ({"current": "year >= 4", "current_share": 0.2}, "exactly one of `split.current`"),
+    ({}, "exactly one of `split.current`"),
+    ({"current_share": 1.0}, r"`split.current_share` must be a number in \(0, 1\)"),
+    ({"current": "year >= 4", "test_size": 0}, "split.test_size"),
+    ({"current": "year >= 4", "seed": -2}, "split.seed"),
+])
+def test_split_keys_are_checked(section, match):
+    with pytest.raises(ConfigError, match=match):
+        SplitConfig.from_params(section)

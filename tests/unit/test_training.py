@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 from mlgate.errors import ConfigError, DataError
 from mlgate.evaluation import predict_scores
 from mlgate.scoring import labels_and_proba, predicts_by_argmax
-from mlgate.training import TrainConfig, metric_name, train_model
+from mlgate.training import TrainConfig, TrainingError, metric_name, train_model
 
 DATA = {"target": "binexp", "categorical": ["plan", "site"]}
 
@@ -161,3 +161,124 @@ def test_tune_grid_that_does_not_fit_the_winner_is_named():
         "tune": {"enabled": True, "n_iter": 2, "grid": {"dt": {"n_neighbors": [3, 5]}}}})
     with pytest.raises(ConfigError, match=r"train.tune.grid.dt"):
         train_model(X.assign(y=(X.a > 0).astype(int)), cfg)
+
+
+def sklearn_fold_means(exp, model) -> dict[str, float]:
+    """Every CV column, recomputed with scikit-learn's metrics on PyCaret's own folds."""
+    from sklearn import metrics as skm
+    from sklearn.base import clone
+
+    X, y = exp.X_train, exp.y_train
+    scores: dict[str, list[float]] = {}
+    for fit_rows, val_rows in exp.fold_generator.split(X, y):
+        pipe = copy.deepcopy(exp.pipeline)  # as PyCaret's estimator_pipeline does
+        pipe.steps.append(("actual_estimator", clone(model)))
+        pipe.fit(X.iloc[fit_rows], y.iloc[fit_rows])
+        truth, pred = y.iloc[val_rows], pipe.predict(X.iloc[val_rows])
+        proba = pipe.predict_proba(X.iloc[val_rows])
+        labels = sorted(y.unique())
+        avg = {"average": "binary", "pos_label": labels[-1]} if len(labels) == 2 else \
+            {"average": "weighted"}
+        auc = skm.roc_auc_score(truth, proba[:, 1]) if len(labels) == 2 else \
+            skm.roc_auc_score(truth, proba, multi_class="ovr", average="weighted")
+        fold = {"Accuracy": skm.accuracy_score(truth, pred), "AUC": auc,
+                "Recall": skm.recall_score(truth, pred, **avg),
+                "Prec.": skm.precision_score(truth, pred, zero_division=0, **avg),
+                "F1": skm.f1_score(truth, pred, **avg),
+                "Kappa": skm.cohen_kappa_score(truth, pred),
+                "MCC": skm.matthews_corrcoef(truth, pred)}
+        for k, v in fold.items():
+            scores.setdefault(k, []).append(v)
+    return {k: float(np.mean(v)) for k, v in scores.items()}
+
+
+def own_tables():
+    """(name, frame, target): multiclass text labels, binary yes/no with gaps, binary 0/1."""
+    from tests.tables import breast_cancer, churn, wine
+
+    business = churn(1200).drop(columns=["customer_id", "signup", "source_system", "notes"])
+    return [("wine", wine(), "cultivar"), ("churn", business, "churned"),
+            ("breast_cancer", breast_cancer().iloc[:, [0, 1, 7, 20, 27, 30]], "target")]
+
+
+@pytest.mark.parametrize(("name", "frame", "target"), own_tables(), ids=lambda v: str(v)[:12])
+def test_every_cv_metric_equals_sklearn_on_the_same_folds(name, frame, target, caplog):
+    """The CV grid mlgate sorts by is right for every candidate (pycaret#3932: multiclass AUC
+    was 0.0 for lr and lightgbm; text binary labels got weighted Recall/Prec./F1)."""
+    from mlgate.training import cross_validate, make_experiment
+
+    cfg = TrainConfig.from_params({"target": target}, {"estimators": ["lr"], "fold": 4})
+    exp = make_experiment(frame, cfg)
+    for estimator in ("lr", "nb", "dt", "rf", "lightgbm"):
+        cand = cross_validate(exp, estimator, "1/1")
+        expected = sklearn_fold_means(exp, cand.model)
+        assert set(cand.cv) - {"TT (Sec)"} == set(expected)
+        for metric, value in expected.items():
+            assert cand.cv[metric] == pytest.approx(value, abs=1e-4), (estimator, metric)
+    assert "could not be computed" not in caplog.text
+
+
+def test_a_metric_that_fails_is_nan_and_never_ranks(caplog):
+    """Ridge has no predict_proba: multiclass AUC is undefined for it, not 0.0."""
+    from tests.tables import wine
+
+    cfg = TrainConfig.from_params({"target": "cultivar"}, {
+        "estimators": ["ridge", "dt"], "fold": 3, "sort": "AUC"})
+    result = train_model(wine(), cfg)
+    ridge = next(c for c in result.candidates if c.id == "ridge")
+    assert np.isnan(ridge.cv["AUC"]) and ridge.cv["Accuracy"] > 0.9
+    assert result.best_id == "dt", "the only candidate with a CV AUC"
+    assert "candidate ridge: make_scorer(cv_roc_auc" in caplog.text
+    assert "candidate ridge is not ranked" in caplog.text
+    assert "cv_auc" in result.cv_metrics
+    only_ridge = TrainConfig.from_params({"target": "cultivar"}, {
+        "estimators": ["ridge"], "fold": 3, "sort": "AUC"})
+    with pytest.raises(TrainingError, match=r"no candidate has a CV `AUC` \(train.sort\)"):
+        train_model(wine(), only_ridge)
+
+
+def test_text_with_missing_values_after_a_parquet_round_trip_predicts(tmp_path):
+    """Parquet hands missing text back as None, which scikit-learn's imputer ignores."""
+    rng = np.random.default_rng(8)
+    df = pd.DataFrame({"x": rng.normal(size=400), "region": rng.choice(["n", "s", "e"], 400)})
+    df["y"] = np.where(df.x + (df.region == "n") > 0.3, "yes", "no")
+    df.loc[::9, "region"] = None
+    df.to_parquet(tmp_path / "t.parquet")
+    df = pd.read_parquet(tmp_path / "t.parquet")
+    assert df.region.map(lambda v: v is None).sum() > 40
+    for estimator in ("lr", "nb"):  # estimators that take no missing values
+        cfg = TrainConfig.from_params({"target": "y"}, {"estimators": [estimator], "fold": 3})
+        model = train_model(df.iloc[:300], cfg).model
+        assert model.steps[0][0] == "missing_as_nan"
+        assert set(model.predict(df.drop(columns=["y"]).iloc[300:])) <= {"no", "yes"}
+
+
+@pytest.mark.parametrize(("section", "match"), [
+    ({"estimators": ["lr"], "fold": 1}, r"`train.fold` must be an integer >= 2, got 1"),
+    ({"estimators": ["lr"], "fold": 2.5}, "train.fold"),
+    ({"estimators": ["lr"], "seed": -1}, "train.seed"),
+    ({"estimators": ["lr"], "n_jobs": 0}, "train.n_jobs"),
+    ({"estimators": ["lr"], "tune": {"n_iter": 0}}, "train.tune.n_iter"),
+    ({"estimators": ["lr"], "setup": {"custom_pipeline": []}}, "train.setup"),
+])
+def test_numeric_train_keys_are_range_checked(section, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig.from_params(DATA, section)
+
+
+def test_too_many_folds_for_a_rare_class_is_named():
+    df = pd.DataFrame({"x": np.arange(60) * 1.0, "y": ["a"] * 30 + ["b"] * 27 + ["c"] * 3})
+    cfg = TrainConfig.from_params({"target": "y"}, {"estimators": ["lr"], "fold": 5})
+    with pytest.raises(ConfigError, match=r"`train.fold` = 5, but class 'c' of `y` has only 3"):
+        train_model(df, cfg)
+
+
+@pytest.mark.parametrize(("column", "match"), [
+    (pd.Series(["2022-10-26", "2023-01-05"] * 50), "`signup` holds dates stored as text"),
+    (pd.Series(pd.to_datetime(["2022-10-26", "2023-01-05"] * 50)), "`signup` is a datetime"),
+])
+def test_dates_reaching_training_are_named(column, match):
+    df = pd.DataFrame({"x": np.arange(100) * 1.0, "signup": column, "y": [0, 1] * 50})
+    cfg = TrainConfig.from_params({"target": "y"}, {"estimators": ["lr"], "fold": 2})
+    with pytest.raises(ConfigError, match=match):
+        train_model(df, cfg)

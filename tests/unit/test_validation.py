@@ -75,3 +75,21 @@ def test_randhie_passes_the_committed_schema(randhie, params):
     df = randhie.drop(columns=params["data"]["drop_columns"])
     report = validate(df, Schema.from_params("binexp", params["validate"]))
     assert report["passed"], describe_failures(report)
+
+
+def test_declared_categories_catch_new_values(tiny):
+    report = validate(tiny.assign(city=["a", "b", "zz", "a"] * 5), schema(
+        categories={"city": ["a", "b"], "code": ["0", "1", "2"]}))
+    assert failures(report) == {("city", "categories")}
+    assert "5 value(s) outside the declared categories, e.g. ['zz']" in describe_failures(report)
+
+
+@pytest.mark.parametrize(("section", "match"), [
+    ({"min_rows": 0}, "validate.min_rows"),
+    ({"max_null_share": 1.5}, r"`validate.max_null_share` must be a number in \[0, 1\]"),
+    ({"null_share": {"x": -0.1}}, "validate.null_share.x"),
+    ({"categories": {"city": []}}, "validate.categories.city"),
+])
+def test_numeric_schema_keys_are_range_checked(section, match):
+    with pytest.raises(ConfigError, match=match):
+        schema(**section)

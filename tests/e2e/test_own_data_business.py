@@ -1,0 +1,38 @@
+"""Your own data: a churn-style business table and a regression in its own units."""
+
+import pandas as pd
+import pytest
+
+from tests.e2e.conftest import Repo, check_champion_and_selection, load, onboard_and_run
+from tests.tables import churn, diabetes
+
+pytestmark = pytest.mark.e2e
+
+
+def test_business_table_with_id_date_text_categoricals_and_gaps(repo: Repo):
+    """An id, a date stored as text, string categoricals with missing values, yes/no labels."""
+    out = onboard_and_run(repo, "churn", churn(), "churned")
+    data = out["params"]["data"]
+    assert set(data["drop_columns"]) == {"customer_id", "source_system", "notes"}
+    assert data["datetime"] == {"signup": None} and data["categorical"] == ["region", "plan"]
+    assert out["params"]["split"]["current"].startswith("signup >= '2022-")
+    check_champion_and_selection(out, "churn", "AUC", "Accuracy")
+    raw = load(repo, "data/raw/dataset.parquet")
+    assert str(raw.signup.dtype) == "datetime64[ns]" and raw.region.isna().sum() > 200
+    scored = load(repo, "data/predictions/current.parquet")
+    assert scored.region.isna().any() and scored.prediction.isin(["no", "yes"]).all()
+    assert "signup" not in scored.columns, "datetimes stay out of the model's features"
+    slices = [c for c in out["gate"]["checks"] if c["kind"] == "slice"]
+    assert slices and all(c["metric"] == "accuracy" for c in slices)
+    assert {c["status"] for c in slices} <= {"pass", "fail", "unchecked"}
+
+
+def test_regression_in_its_own_units(repo: Repo):
+    """Diabetes progression: RMSE ~55, judged against the mean predictor, not RAND HIE's 1.5."""
+    out = onboard_and_run(repo, "diabetes", diabetes(), "target")
+    assert out["params"]["task"]["type"] == "regression"
+    assert out["params"]["gate"]["thresholds"] == {}
+    check_champion_and_selection(out, "diabetes", "RMSE", "R2")
+    baseline = out["gate"]["baseline"]["metrics"]
+    assert out["metrics"]["rmse"] < 0.95 * baseline["rmse"] and baseline["rmse"] > 40
+    assert pd.Series(out["score"]).get("prediction_mean", 0) > 50
