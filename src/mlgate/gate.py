@@ -14,7 +14,7 @@ from typing import Any
 
 from mlgate.errors import ConfigError
 from mlgate.evaluation import GREATER_IS_BETTER
-from mlgate.params import check_keys
+from mlgate.params import check_keys, check_number
 
 GATE_KEYS = {"model_name", "alias", "challenger_alias", "thresholds", "baseline", "improvement",
              "latency", "slices", "slice_min_rows", "unchecked_slices", "fail_on_reject",
@@ -114,6 +114,13 @@ class GateConfig:
         return [m for i, m in enumerate(names) if m and m not in names[:i]]
 
 
+# The values each metric can take; a bound outside them can never be met (or never fail).
+METRIC_RANGE = {"roc_auc": (0.0, 1.0), "accuracy": (0.0, 1.0), "balanced_accuracy": (0.0, 1.0),
+                "f1": (0.0, 1.0), "precision": (0.0, 1.0), "recall": (0.0, 1.0),
+                "log_loss": (0.0, None), "rmse": (0.0, None), "mae": (0.0, None),
+                "mape": (0.0, None), "r2": (None, 1.0)}
+
+
 def _known_metric(metric: str, key: str) -> None:
     """Raise ConfigError when `metric` is not one mlgate computes."""
     if metric not in GREATER_IS_BETTER:
@@ -135,6 +142,9 @@ def _threshold(metric: str, bounds: Any, key: str) -> Threshold:
     _known_metric(metric, key)
     if not isinstance(bounds, dict) or not bounds or set(bounds) - {"min", "max"}:
         raise ConfigError(f"`{key}` must be a mapping with `min` and/or `max`")
+    low, high = METRIC_RANGE[metric]
+    for side in ("min", "max"):
+        check_number(bounds.get(side), f"{key}.{side}", low=low, high=high, optional=True)
     return Threshold(metric, _number(bounds.get("min"), f"{key}.min"),
                      _number(bounds.get("max"), f"{key}.max"))
 

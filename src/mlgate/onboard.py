@@ -24,6 +24,7 @@ from pandas.api import types as ptypes
 
 from mlgate.errors import ConfigError, DataError
 from mlgate.frames import row_mask
+from mlgate.validation import is_integer_column
 
 SAMPLE_ROWS = 100_000        # rows looked at to infer kinds, cardinalities and date formats
 MAX_CATEGORIES = 50          # a text column with at most this many values is categorical
@@ -95,6 +96,7 @@ class Profile:
     important_reason: str = ""
     warnings: list[str] = field(default_factory=list)
     sample_rows: int = 0
+    leakage: dict[str, float] = field(default_factory=dict)  # feature -> single-feature score
 
     @property
     def model_name(self) -> str:
@@ -112,24 +114,13 @@ class Profile:
                 if c.role == "feature" and c.categories is not None]
 
 
-def is_integral(s: pd.Series) -> bool:
-    """Integer dtype, or floats that are all whole numbers (integers with missing values)."""
-    if ptypes.is_bool_dtype(s):
-        return False
-    if ptypes.is_integer_dtype(s):
-        return True
-    values = s.dropna()
-    return bool(ptypes.is_float_dtype(s) and len(values)
-                and np.all(np.isfinite(values) & (values == np.round(values))))
-
-
 def value_kind(s: pd.Series) -> str:
     """The validate.columns kind of a column as stored."""
     if ptypes.is_bool_dtype(s):
         return "bool"
     if ptypes.is_datetime64_any_dtype(s):
         return "datetime"
-    if is_integral(s):
+    if is_integer_column(s):
         return "integer"
     if ptypes.is_numeric_dtype(s):
         return "numeric"
@@ -230,9 +221,9 @@ def infer_task(y: pd.Series, task: str) -> tuple[str, str]:
             raise DataError(f"target `{y.name}` is not numeric ({y.dtype}): it cannot be a "
                             "regression target; use --task classification")
         return "regression", "--task regression"
-    if task == "auto" and numeric and not (is_integral(values)
+    if task == "auto" and numeric and not (is_integer_column(values)
                                            and distinct <= CLASS_MAX_INTEGER_VALUES):
-        why = "integer" if is_integral(values) else "non-integer"
+        why = "integer" if is_integer_column(values) else "non-integer"
         return "regression", f"numeric target with {distinct} {why} values"
     if distinct > MAX_CLASSES:
         raise DataError(f"target `{y.name}` has {distinct} distinct values, more than "
@@ -355,8 +346,7 @@ def important_columns(df: pd.DataFrame, target: str, task: str,
     features = [c.name for c in cols.values() if c.role == "feature"]
     if not features:
         return [], "no features"
-    rows = df[[*features, target]].dropna(subset=[target])
-    rows = rows.sample(min(len(rows), IMPORTANCE_ROWS), random_state=SEED)
+    rows = df.sample(min(len(df), IMPORTANCE_ROWS), random_state=SEED)[[*features, target]]
     X, discrete = pd.DataFrame(index=rows.index), []
     for name in features:
         s = rows[name]
@@ -378,6 +368,41 @@ def important_columns(df: pd.DataFrame, target: str, task: str,
     return chosen, (f"the {len(chosen)} features most informative about `{target}` (mutual "
                     f"information on {len(rows):,} rows); revisit once the champion's "
                     "feature importance is known")
+
+
+LEAKAGE_SCORE = 0.99  # one feature alone ranks the target this well: measured after it?
+
+
+def leakage_suspects(df: pd.DataFrame, target: str, task: str, cols: dict[str, Column],
+                     rows: int = IMPORTANCE_ROWS) -> dict[str, float]:
+    """Features that alone predict the target almost perfectly, with their score.
+
+    Binary: the ROC AUC of the feature's values (missing ones as lowest), either direction;
+    regression: the absolute Spearman correlation. Such a column is often measured after
+    the target (RAND HIE's spend columns for `binexp`): the user decides.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    if task == "multiclass":
+        return {}
+    sample = df.sample(min(len(df), rows), random_state=SEED)
+    y = sample[target]
+    found = {}
+    for c in cols.values():
+        if c.role != "feature" or c.kind not in ("integer", "numeric", "bool"):
+            continue
+        x = sample[c.name].astype(float)
+        x = x.fillna(x.min() - 1 if x.notna().any() else 0.0)
+        if x.nunique() < 2:
+            continue
+        if task == "regression":
+            score = abs(float(x.corr(y.astype(float), method="spearman")))
+        else:
+            auc = float(roc_auc_score(y == sorted_values(y)[-1], x))
+            score = max(auc, 1 - auc)
+        if score >= LEAKAGE_SCORE:
+            found[c.name] = round(score, 4)
+    return found
 
 
 def infer_profile(df: pd.DataFrame, target: str, name: str, source: str, task: str = "auto",
@@ -407,7 +432,7 @@ def infer_profile(df: pd.DataFrame, target: str, name: str, source: str, task: s
                           null_share=float(y.isna().mean()), distinct=int(y.nunique()))
     prof = Profile(name, source, target, option, task_reason, len(df), cols,
                    sample_rows=len(sample))
-    labelled = df[y.notna()]
+    labelled = df[y.notna()] if y.isna().any() else df  # (a mask copies every column)
     if y.isna().any():
         prof.target_filter = f"{quote_name(target)}.notna()"
         prof.warnings.append(f"{int(y.isna().sum())} row(s) have no `{target}`: data.filter "
@@ -425,6 +450,13 @@ def infer_profile(df: pd.DataFrame, target: str, name: str, source: str, task: s
     prof.slices, prof.slice_reason = slice_floors(labelled, target, option, cols,
                                                   model_rows * TEST_SIZE, slice_min_rows)
     prof.important, prof.important_reason = important_columns(labelled, target, option, cols)
+    prof.leakage = leakage_suspects(labelled, target, option, cols)
+    if prof.leakage:
+        what = "ROC AUC" if option == "classification" else "|Spearman correlation|"
+        prof.warnings.append(
+            f"possible leakage: {', '.join(f'{k} ({what} {v})' for k, v in prof.leakage.items())}"
+            f" alone predict `{target}` almost perfectly; if they are measured after it, add "
+            "them to data.drop_columns")
     return prof
 
 

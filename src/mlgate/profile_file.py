@@ -71,6 +71,11 @@ def _comment(line: str, text: str) -> str:
     return f"{line}  # {text}" if text else line
 
 
+def percent(share: float) -> str:
+    """A share as a percentage with the digits it needs (0.02%, 3.7%)."""
+    return f"{share:.1%}" if share >= 0.001 else f"{share:.3%}"
+
+
 def null_limit(share: float) -> float:
     """The allowed null share of a column: observed plus NULL_HEADROOM, rounded up to 0.01."""
     return min(1.0, -(-round((share + NULL_HEADROOM) * 100, 6) // 1) / 100)
@@ -96,6 +101,11 @@ def data_lines(prof: Profile) -> list[str]:
                           "not features: why, per column, below" if dropped else "")
     for name in dropped:
         lines.append(f"  #   {name}: {prof.columns[name].reason}")
+    if prof.leakage:
+        lines.append("  # possible leakage, kept: each alone predicts the target almost "
+                     "perfectly; drop those")
+        lines.append("  # measured after the target: " + ", ".join(
+            f"{name} ({score})" for name, score in prof.leakage.items()))
     lines.append(_comment(f"  filter: {scalar(prof.target_filter)}",
                           "rows without a label are left out" if prof.target_filter else
                           "optional pandas expression selecting rows"))
@@ -140,7 +150,7 @@ def validate_lines(prof: Profile) -> list[str]:
     lines[-1] = lines[-1] if nulls else "  null_share: {}            # no missing values seen"
     for c in nulls:
         lines.append(_comment(f"    {scalar(c.name)}: {null_limit(c.null_share)}",
-                              f"{c.null_share:.1%} missing"))
+                              f"{percent(c.null_share)} missing"))
     lines.append("  allow_extra_columns: false")
     cats = [c for c in kept if c.categories is not None and c.role == "feature"]
     lines.append("  categories:               # every value seen; others fail validation"

@@ -32,7 +32,7 @@ from typing import Any
 
 from mlgate.errors import ConfigError, MlgateError
 from mlgate.io import read_json, write_atomic, write_json
-from mlgate.params import check_keys
+from mlgate.params import check_keys, check_number
 from mlgate.serving import Server, mlflow_command, wait_healthy
 from mlgate.tracking import DOTENV, check_server, connect, create_experiment, read_dotenv
 
@@ -82,13 +82,18 @@ class ServerConfig:
                               "digits and underscores")
         uri = str(tracking.get("uri") or "")
         return cls(uri=uri, port=loopback_port(uri),
-                   postgres_port=_int(server, "postgres_port", 5433),
+                   postgres_port=check_number(server.get("postgres_port", 5433),
+                                              "tracking.server.postgres_port", low=1,
+                                              high=65535, integer=True),
                    data_dir=_path(server, "data_dir", ".mlgate/server", root),
                    pg_dir=_path(server, "pg_dir", ".mlgate/server/pg", root),
                    artifacts_dir=_path(server, "artifacts_dir", ".mlgate/server/artifacts", root),
                    database=database, auth=bool(server.get("auth", True)),
-                   workers=_int(server, "workers", 2),
-                   start_timeout=float(server.get("start_timeout", 180)),
+                   workers=check_number(server.get("workers", 2), "tracking.server.workers",
+                                        low=1, integer=True),
+                   start_timeout=float(check_number(server.get("start_timeout", 180),
+                                                    "tracking.server.start_timeout", low=0,
+                                                    open_low=True)),
                    experiment=str(tracking.get("experiment") or "mlgate"))
 
     @property
@@ -110,14 +115,6 @@ class ServerConfig:
     def auth_database(self) -> str:
         """The database of MLflow's basic-auth users and permissions."""
         return f"{self.database}_auth"
-
-
-def _int(section: dict[str, Any], key: str, default: int) -> int:
-    """An integer key of `tracking.server`, ConfigError naming it otherwise."""
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"tracking.server.{key}: expected a positive integer, got {value!r}")
-    return value
 
 
 def _path(section: dict[str, Any], key: str, default: str, root: Path) -> Path:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
+from sklearn import metrics as skm
 
 from mlgate.errors import ConfigError, DataError, MlgateError
 from mlgate.model_steps import MissingAsNaN
@@ -255,13 +256,11 @@ def cv_roc_auc(y_true: Any, y_score: Any, sample_weight: Any = None) -> float:
     multiclass decision_function reaches roc_auc_score, which needs probabilities, fails, and
     PyCaret records 0.0 (pycaret#3932, PR #3935). Ours asks for predict_proba first.
     """
-    from sklearn.metrics import roc_auc_score
-
     y_score = np.asarray(y_score)
     if y_score.ndim == 1:  # binary: the positive class's probability (or decision value)
-        return float(roc_auc_score(y_true, y_score, sample_weight=sample_weight))
-    return float(roc_auc_score(y_true, y_score, multi_class="ovr", average="weighted",
-                               sample_weight=sample_weight))
+        return float(skm.roc_auc_score(y_true, y_score, sample_weight=sample_weight))
+    return float(skm.roc_auc_score(y_true, y_score, multi_class="ovr", average="weighted",
+                                   sample_weight=sample_weight))
 
 
 def _averaging(y_true: Any, y_pred: Any) -> dict[str, Any]:
@@ -271,28 +270,14 @@ def _averaging(y_true: Any, y_pred: Any) -> dict[str, Any]:
         {"average": "weighted"}
 
 
-def cv_recall(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
-    """PyCaret's `Recall` column (see _averaging)."""
-    from sklearn.metrics import recall_score
+def label_metric(score: Callable[..., float]) -> Callable[..., float]:
+    """A CV column from predicted labels: `score` of the positive class, or weighted."""
+    def metric(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+        return float(score(y_true, y_pred, zero_division=0, sample_weight=sample_weight,
+                           **_averaging(y_true, y_pred)))
 
-    return float(recall_score(y_true, y_pred, zero_division=0, sample_weight=sample_weight,
-                      **_averaging(y_true, y_pred)))
-
-
-def cv_precision(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
-    """PyCaret's `Prec.` column (see _averaging)."""
-    from sklearn.metrics import precision_score
-
-    return float(precision_score(y_true, y_pred, zero_division=0, sample_weight=sample_weight,
-                      **_averaging(y_true, y_pred)))
-
-
-def cv_f1(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
-    """PyCaret's `F1` column (see _averaging)."""
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(y_true, y_pred, zero_division=0, sample_weight=sample_weight,
-                      **_averaging(y_true, y_pred)))
+    metric.__name__ = metric.__qualname__ = f"cv_{score.__name__}"
+    return metric
 
 
 # PyCaret metric id -> (score function, response methods). PyCaret 3.3.2 decides "binary"
@@ -300,8 +285,9 @@ def cv_f1(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
 # labels ("no"/"yes") its Recall, Prec. and F1 silently become weighted averages over both
 # classes. These compute the positive class's, as for 0/1 labels and as the test metrics do.
 CV_SCORERS = {"auc": (cv_roc_auc, ("predict_proba", "decision_function")),
-              "recall": (cv_recall, "predict"), "precision": (cv_precision, "predict"),
-              "f1": (cv_f1, "predict")}
+              "recall": (label_metric(skm.recall_score), "predict"),
+              "precision": (label_metric(skm.precision_score), "predict"),
+              "f1": (label_metric(skm.f1_score), "predict")}
 
 
 def register_scorers(exp: Any) -> None:
@@ -330,7 +316,7 @@ def failed_scores(estimator: str) -> Iterator[None]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
-    failures: dict[str, int] = {}
+    failures: dict[str, list[str]] = {}
     for w in caught:
         text = str(w.message)
         match = next((p.search(text) for p in SCORE_FAILURES if p.search(text)), None)

@@ -13,7 +13,7 @@ from mlgate.errors import ConfigError
 from mlgate.params import check_keys, check_number
 
 
-def _is_integer(s: pd.Series) -> bool:
+def is_integer_column(s: pd.Series) -> bool:
     """Integer dtype, or float whose non-null values are all whole numbers (ints with NaN)."""
     if ptypes.is_bool_dtype(s):
         return False
@@ -24,7 +24,7 @@ def _is_integer(s: pd.Series) -> bool:
 
 
 KIND_CHECKS = {
-    "integer": _is_integer,
+    "integer": is_integer_column,
     "float": lambda s: ptypes.is_numeric_dtype(s) and not ptypes.is_bool_dtype(s),
     "numeric": lambda s: ptypes.is_numeric_dtype(s) and not ptypes.is_bool_dtype(s),
     "bool": ptypes.is_bool_dtype,

@@ -307,6 +307,10 @@ def test_slices_can_be_switched_off_from_the_command_line():
     ({"baseline": {"rmse": {"margin": 1}}}, "gate.baseline.rmse.margin"),
     ({"baseline": {"rmse": 0.1}}, "gate.baseline.rmse"),
     ({"unchecked_slices": "skip"}, "gate.unchecked_slices"),
+    ({"thresholds": {"roc_auc": {"min": 1.5}}},
+     r"`gate.thresholds.roc_auc.min` must be a number in \[0.0, 1.0\]"),
+    ({"thresholds": {"rmse": {"max": -1}}}, r"`gate.thresholds.rmse.max` must be a number >= 0"),
+    ({"slices": {"site": {"r2": {"min": 2}}}}, "gate.slices.site.r2.min"),
 ])
 def test_bad_new_gate_keys_are_named(section, match):
     with pytest.raises(ConfigError, match=match):

@@ -200,3 +200,16 @@ def test_rendered_profile_is_valid_yaml_with_every_value(table):
 ])
 def test_scalars_are_quoted_only_when_yaml_needs_it(value, text):
     assert scalar(value) == text
+
+
+def test_a_feature_that_alone_predicts_the_target_is_flagged_not_dropped():
+    rng = np.random.default_rng(6)
+    df = pd.DataFrame({"x": rng.normal(size=1000), "spend": rng.exponential(size=1000)})
+    df["any_spend"] = (rng.random(1000) < 0.7).astype(int)
+    df.loc[df.any_spend == 0, "spend"] = 0.0  # measured after the target: leakage
+    prof = infer_profile(df, "any_spend", "t", "t.csv")
+    assert prof.leakage == {"spend": 1.0} and prof.columns["spend"].role == "feature"
+    assert any(w.startswith("possible leakage: spend (ROC AUC 1.0)") for w in prof.warnings)
+    assert "# measured after the target: spend (1.0)" in render(prof, "cmd", "today")
+    reg = df.assign(total=df.spend * 2 + 1)
+    assert "total" in infer_profile(reg, "spend", "t", "t.csv").leakage

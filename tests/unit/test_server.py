@@ -144,6 +144,9 @@ def test_server_config_anchors_paths_and_rejects_remote_or_unknown(tmp_path):
         ServerConfig.from_params({**TRACKING, "server": {"database": "x; drop"}}, tmp_path)
     with pytest.raises(ConfigError, match="tracking.server.postgres_port"):
         ServerConfig.from_params({**TRACKING, "server": {"postgres_port": "5433"}}, tmp_path)
+    for key, bad in (("postgres_port", 70000), ("workers", 0), ("start_timeout", -1)):
+        with pytest.raises(ConfigError, match=f"tracking.server.{key}"):
+            ServerConfig.from_params({**TRACKING, "server": {key: bad}}, tmp_path)
 
 
 def test_no_secret_on_the_command_line_or_in_files(tmp_path):
