@@ -28,6 +28,7 @@ from mlgate.validation import is_integer_column
 
 SAMPLE_ROWS = 100_000        # rows looked at to infer kinds, cardinalities and date formats
 MAX_CATEGORIES = 50          # a text column with at most this many values is categorical
+MIN_CATEGORY_ROWS = 20       # ... and is checked when scoring if every value has this many rows
 TEXT_DISTINCT_SHARE = 0.5    # beyond MAX_CATEGORIES: this share of distinct values = free text
 MAX_CLASSES = 50             # a target with more values than this is not a classification
 CLASS_MAX_INTEGER_VALUES = 20  # an integer target with at most this many values: classes
@@ -68,6 +69,7 @@ class Column:
     null_share: float = 0.0
     distinct: int = 0
     categories: list[Any] | None = None  # categorical: every value, sorted
+    rarest: int = 0  # categorical: rows of its rarest value
     date_format: str | None = None  # datetime stored as text: how to parse it
 
 
@@ -109,9 +111,20 @@ class Profile:
 
     @property
     def categorical(self) -> list[str]:
-        """Feature columns with a known, small set of values."""
-        return [c.name for c in self.columns.values()
-                if c.role == "feature" and c.categories is not None]
+        """Feature columns with a small set of values, each frequent enough to be checked.
+
+        Scoring refuses values a categorical column never had in training; a value on fewer
+        than MIN_CATEGORY_ROWS rows may miss the training split and fail the pipeline's own
+        current batch, so such columns stay plain features (validation still lists values).
+        """
+        return [c.name for c in self.columns.values() if c.role == "feature"
+                and c.categories is not None and c.rarest >= MIN_CATEGORY_ROWS]
+
+    @property
+    def rare_categorical(self) -> list[str]:
+        """Categorical-sized columns left out of `categorical` for a rare value."""
+        return [c.name for c in self.columns.values() if c.role == "feature"
+                and c.categories is not None and c.rarest < MIN_CATEGORY_ROWS]
 
 
 def value_kind(s: pd.Series) -> str:
@@ -184,7 +197,7 @@ def describe_column(name: str, full: pd.Series, sample: pd.Series, n_rows: int) 
             col.role, col.reason = "identifier", "unique in every row: an identifier"
             return col
         if distinct <= MAX_CATEGORIES:
-            col.categories = sorted_values(full)
+            col.categories, col.rarest = sorted_values(full), int(full.value_counts().min())
             col.reason = f"categorical: {distinct} values"
             return col
         if distinct / max(full.notna().sum(), 1) > TEXT_DISTINCT_SHARE:
@@ -202,7 +215,7 @@ def describe_column(name: str, full: pd.Series, sample: pd.Series, n_rows: int) 
         col.reason = f"a period column ({distinct} values): orders the batches"
         return col
     if col.kind == "bool":
-        col.categories = sorted_values(full)
+        col.categories, col.rarest = sorted_values(full), int(full.value_counts().min())
         col.reason = "boolean"
         return col
     col.reason = f"{col.kind}: {distinct} distinct values"

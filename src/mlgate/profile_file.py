@@ -109,10 +109,12 @@ def data_lines(prof: Profile) -> list[str]:
     lines.append(_comment(f"  filter: {scalar(prof.target_filter)}",
                           "rows without a label are left out" if prof.target_filter else
                           "optional pandas expression selecting rows"))
-    categorical = prof.categorical
-    lines += wrapped_flow(2, "categorical", categorical,
+    lines += wrapped_flow(2, "categorical", prof.categorical,
                           "text/boolean columns with few values (unseen ones fail scoring); "
                           "add integer-coded ones")
+    for name in prof.rare_categorical:
+        lines.append(f"  #   not {name}: its rarest value is on {prof.columns[name].rarest} "
+                     "row(s), it may miss the training split")
     datetimes = prof.with_role("datetime")
     if datetimes:
         lines.append("  datetime:                 # parsed at ingest: {column: strftime "

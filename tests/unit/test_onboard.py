@@ -213,3 +213,12 @@ def test_a_feature_that_alone_predicts_the_target_is_flagged_not_dropped():
     assert "# measured after the target: spend (1.0)" in render(prof, "cmd", "today")
     reg = df.assign(total=df.spend * 2 + 1)
     assert "total" in infer_profile(reg, "spend", "t", "t.csv").leakage
+
+
+def test_a_categorical_with_a_rare_value_is_not_checked_when_scoring():
+    df = pd.DataFrame({"tier": ["gold"] * 3 + ["silver"] * 200 + ["bronze"] * 197,
+                       "x": np.arange(N) * 1.0, "y": np.tile([0, 1], N // 2)})
+    prof = infer_profile(df, "y", "t", "t.csv")
+    assert prof.categorical == [] and prof.rare_categorical == ["tier"]
+    assert prof.columns["tier"].categories == ["bronze", "gold", "silver"], "still validated"
+    assert "#   not tier: its rarest value is on 3 row(s)" in render(prof, "cmd", "today")

@@ -204,8 +204,9 @@ def test_a_stopping_server_stops_accepting_at_once_and_ends_after_its_stages(tmp
     [pid] = server_pids(server)
     sleeper = launch(script(tmp_path, SLEEPER), env=server)
     started_pids(tmp_path)
-    os.kill(pid, signal.SIGTERM)  # what `stop` sends
+    # Found before the signal: a stopping server may remove it before a glob after it runs.
     sock = next(Path(server["XDG_RUNTIME_DIR"]).glob("*/*.sock"))
+    os.kill(pid, signal.SIGTERM)  # what `stop` sends
     wait_for(lambda: not sock.exists(), timeout=5)
     assert alive(pid)  # still serving the running stage
     (tmp_path / "other").mkdir()

@@ -193,15 +193,21 @@ def sklearn_fold_means(exp, model) -> dict[str, float]:
 
 
 def own_tables():
-    """(name, frame, target): multiclass text labels, binary yes/no with gaps, binary 0/1."""
+    """(name, frame, target): multiclass text labels (as shipped, and imbalanced), binary
+    yes/no with gaps, binary 0/1 and boolean labels."""
     from tests.tables import breast_cancer, churn, wine
 
     business = churn(1200).drop(columns=["customer_id", "signup", "source_system", "notes"])
-    return [("wine", wine(), "cultivar"), ("churn", business, "churned"),
-            ("breast_cancer", breast_cancer().iloc[:, [0, 1, 7, 20, 27, 30]], "target")]
+    grapes = wine()
+    rare = grapes.drop(grapes.index[grapes.cultivar == "barbera"][12:])  # 59/71/12 rows
+    cancer = breast_cancer().iloc[:, [0, 1, 7, 20, 27, 30]]
+    return [("wine", grapes, "cultivar"), ("wine_imbalanced", rare, "cultivar"),
+            ("churn", business, "churned"), ("breast_cancer", cancer, "target"),
+            ("breast_cancer_bool", cancer.assign(target=cancer.target == 1), "target")]
 
 
-@pytest.mark.parametrize(("name", "frame", "target"), own_tables(), ids=lambda v: str(v)[:12])
+@pytest.mark.parametrize(("name", "frame", "target"), own_tables(),
+                         ids=[t[0] for t in own_tables()])
 def test_every_cv_metric_equals_sklearn_on_the_same_folds(name, frame, target, caplog):
     """The CV grid mlgate sorts by is right for every candidate (pycaret#3932: multiclass AUC
     was 0.0 for lr and lightgbm; text binary labels got weighted Recall/Prec./F1)."""
