@@ -48,7 +48,8 @@ MAX_SLICE_LEVELS = 10
 MAX_SLICES = 2
 MIN_SLICE_SHARE = 0.02       # every level of a slice column holds at least this share
 IMPORTANT_COLUMNS = 3
-IMPORTANCE_ROWS = 5000       # rows of the mutual-information estimate
+IMPORTANCE_ROWS = 5000       # rows of the mutual-information (and leakage) estimate
+LEAKAGE_SCORE = 0.99         # one feature alone predicts the target this well: measured after it?
 FEW_ROWS_PER_CLASS = 10
 SEED = 42
 DATE_FORMATS = ("ISO8601", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y",
@@ -381,9 +382,6 @@ def important_columns(df: pd.DataFrame, target: str, task: str,
     return chosen, (f"the {len(chosen)} features most informative about `{target}` (mutual "
                     f"information on {len(rows):,} rows); revisit once the champion's "
                     "feature importance is known")
-
-
-LEAKAGE_SCORE = 0.99  # one feature alone ranks the target this well: measured after it?
 
 
 def leakage_suspects(df: pd.DataFrame, target: str, task: str, cols: dict[str, Column],
