@@ -48,19 +48,16 @@ def flow(values: list[Any]) -> str:
 
 def wrapped_flow(indent: int, key: str, values: list[Any], comment: str = "") -> list[str]:
     """`key: [a, b, ...]` wrapped at WIDTH, the comment on the first line."""
-    pad = " " * indent
-    head = f"{pad}{key}: "
+    head = " " * indent + f"{key}: ["
     items = [scalar(v) for v in values]
-    lines, line = [], head + "["
+    lines, line = [], head
     for i, item in enumerate(items):
-        piece = item + (", " if i < len(items) - 1 else "]")
-        if len(line) + len(piece) > WIDTH and line.strip() not in (f"{key}: [",):
+        piece = item + (", " if i < len(items) - 1 else "")
+        if i and len(line) + len(piece) > WIDTH:
             lines.append(line.rstrip())
-            line = " " * len(head) + " "
+            line = " " * len(head)
         line += piece
-    if not items:
-        line += "]"
-    lines.append(line)
+    lines.append(line + "]")
     if comment:
         lines[0] = f"{lines[0]}  # {comment}"
     return lines
@@ -178,7 +175,7 @@ def split_lines(prof: Profile) -> list[str]:
                           "used by the current rule / dates: kept out of the model's "
                           "features for now" if out else "")
     lines += [f"  test_size: {TEST_SIZE}", "  seed: 42",
-              _comment(f"  stratify: {'true'}", "on the classes, or target deciles"), ""]
+              _comment("  stratify: true", "on the classes, or target deciles"), ""]
     return lines
 
 
