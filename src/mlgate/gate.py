@@ -7,7 +7,6 @@ champion, scored on the same test data) decide which alias a registered candidat
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -100,8 +99,8 @@ class GateConfig:
                    improvement=_improvement(section.get("improvement") or {}),
                    max_latency_ms=_latency(section.get("latency") or {}),
                    slices=_slices(section.get("slices") or {}),
-                   slice_min_rows=_positive_int(section.get("slice_min_rows", 30),
-                                                "gate.slice_min_rows"),
+                   slice_min_rows=check_number(section.get("slice_min_rows", 30),
+                                               "gate.slice_min_rows", low=1, integer=True),
                    alias=alias, challenger_alias=challenger,
                    fail_on_reject=_flag(section, "fail_on_reject"),
                    allow_unvalidated=_flag(section, "allow_unvalidated"))
@@ -128,13 +127,11 @@ def _known_metric(metric: str, key: str) -> None:
                           f"{sorted(GREATER_IS_BETTER)}")
 
 
-def _number(value: Any, key: str) -> float | None:
-    """A finite number or None, else ConfigError naming the key."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"`{key}` must be a number, got {value!r}")
-    return float(value)
+def _number(value: Any, key: str, low: float | None = None,
+            high: float | None = None) -> float | None:
+    """A finite number in [low, high] as a float, or None; else ConfigError naming the key."""
+    value = check_number(value, key, low=low, high=high, optional=True)
+    return None if value is None else float(value)
 
 
 def _threshold(metric: str, bounds: Any, key: str) -> Threshold:
@@ -143,10 +140,8 @@ def _threshold(metric: str, bounds: Any, key: str) -> Threshold:
     if not isinstance(bounds, dict) or not bounds or set(bounds) - {"min", "max"}:
         raise ConfigError(f"`{key}` must be a mapping with `min` and/or `max`")
     low, high = METRIC_RANGE[metric]
-    for side in ("min", "max"):
-        check_number(bounds.get(side), f"{key}.{side}", low=low, high=high, optional=True)
-    return Threshold(metric, _number(bounds.get("min"), f"{key}.min"),
-                     _number(bounds.get("max"), f"{key}.max"))
+    return Threshold(metric, _number(bounds.get("min"), f"{key}.min", low, high),
+                     _number(bounds.get("max"), f"{key}.max", low, high))
 
 
 def _model_name(value: Any) -> str:
@@ -168,12 +163,18 @@ def _baseline(section: dict[str, Any]) -> tuple[BaselineMargin, ...]:
         if not isinstance(rule, dict):
             raise ConfigError(f"`{key}` must be a mapping with `min_delta` and/or `min_relative`")
         check_keys(rule, MARGIN_KEYS, key)
-        delta = _number(rule.get("min_delta"), f"{key}.min_delta")
-        relative = _number(rule.get("min_relative"), f"{key}.min_relative")
-        if delta is None and relative is None:
-            raise ConfigError(f"`{key}`: set `min_delta` and/or `min_relative`")
-        margins.append(BaselineMargin(metric, delta, relative))
+        margins.append(BaselineMargin(metric, *_margin(rule, key)))
     return tuple(margins)
+
+
+def _margin(rule: dict[str, Any], key: str, default_delta: float | None = None,
+            required: bool = True) -> tuple[float | None, float | None]:
+    """(min_delta, min_relative) of a margin rule; `required`: at least one is set."""
+    delta = _number(rule.get("min_delta", default_delta), f"{key}.min_delta")
+    relative = _number(rule.get("min_relative"), f"{key}.min_relative")
+    if required and delta is None and relative is None:
+        raise ConfigError(f"`{key}`: set `min_delta` and/or `min_relative`")
+    return delta, relative
 
 
 def _improvement(section: dict[str, Any]) -> Improvement:
@@ -182,11 +183,8 @@ def _improvement(section: dict[str, Any]) -> Improvement:
     metric = section.get("metric")
     if metric is not None:
         _known_metric(metric, "gate.improvement.metric")
-    delta = _number(section.get("min_delta", 0.0), "gate.improvement.min_delta")
-    relative = _number(section.get("min_relative"), "gate.improvement.min_relative")
-    if metric is not None and delta is None and relative is None:
-        raise ConfigError("`gate.improvement`: set `min_delta` and/or `min_relative`")
-    return Improvement(metric, delta, relative)
+    return Improvement(metric, *_margin(section, "gate.improvement", 0.0,
+                                        required=metric is not None))
 
 
 def _latency(section: dict[str, Any]) -> float | None:
@@ -230,12 +228,6 @@ def _flag(section: dict[str, Any], key: str) -> bool:
         raise ConfigError(f"`gate.{key}` must be true or false, got {value!r}")
     return value
 
-
-def _positive_int(value: Any, key: str) -> int:
-    """A positive integer, else ConfigError naming the key."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"`{key}` must be a positive integer, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
