@@ -69,7 +69,7 @@ server-stop: ## Stop the shared tracking server (MLflow and PostgreSQL, by pid)
 	$(BIN)/mlgate server stop
 
 preload-stop: ## Stop this venv's preload servers by pid (they also exit after 15 idle minutes)
-	$(BIN)/python -m mlgate.preload stop
+	$(BIN)/python -m mlgate.supervise.preload stop
 
 clean: ## Remove pipeline outputs and the local MLflow store (keeps .venv and the DVC cache)
 	rm -rf data/raw data/processed models reports/drift.html mlflow.db mlartifacts

@@ -72,7 +72,7 @@ class Copy:
 
     def stop_preload(self) -> None:
         """Stop the preload servers of this venv (the next stage starts one and preloads)."""
-        self.run(*self.python("-m", "mlgate.preload", "stop"))
+        self.run(*self.python("-m", "mlgate.supervise.preload", "stop"))
 
     def timed(self, *cmd: str | Path, cwd: Path | None = None) -> float:
         """Wall time in seconds of one successful command."""
@@ -99,7 +99,7 @@ class Copy:
         return [(name, spec["cmd"]) for name, spec in stages.items()]
 
     def stage_script(self, name: str) -> str:
-        """The script a stage's cmd runs (`python -m mlgate.launch stages/<name>.py`)."""
+        """The script a stage's cmd runs (`python -m mlgate.supervise.launch stages/<name>.py`)."""
         cmd = dict(self.stage_commands())[name].split()
         return next(arg for arg in cmd if arg.endswith(".py"))
 
@@ -129,7 +129,7 @@ def sample_rows(rows: int, seed: int = 0):
     """`rows` rows of the RAND HIE table (the e2e tests' tiny data), as a DataFrame."""
     import pandas as pd
 
-    from mlgate.ingest import randhie_path
+    from mlgate.core.ingest import randhie_path
 
     return pd.read_csv(randhie_path()).sample(rows, random_state=seed)
 

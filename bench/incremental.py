@@ -7,8 +7,9 @@ before, so DVC's run-cache cannot restore the stage):
 
 - edit `drift.drift_share` in params.yaml, then `dvc repro` (checked: only `drift` ran);
 - `dvc exp run -S drift.drift_share=<value>` (Hydra composes params.yaml; checked likewise);
-- the drift stage alone: its dvc.yaml cmd (`python -m mlgate.launch stages/drift.py`), without
-  DVC (like DVC's runs, it uses the preload server the warm-up started).
+- the drift stage alone: its dvc.yaml cmd
+  (`python -m mlgate.supervise.launch stages/drift.py`), without DVC
+  (like DVC's runs, it uses the preload server the warm-up started).
 
 Ratios are against the drift stage alone. Run: `python bench/incremental.py`.
 """

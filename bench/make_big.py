@@ -47,7 +47,7 @@ def big_path(rows: int) -> Path:
 
 def make(rows: int, seed: int = 0, force: bool = False) -> Path:
     """Write (unless present) the resampled table; return its path."""
-    from mlgate.ingest import randhie_path
+    from mlgate.core.ingest import randhie_path
 
     path = big_path(rows)
     if path.exists() and not force:

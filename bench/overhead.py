@@ -165,8 +165,9 @@ def report(times: dict[str, list[float]], steps: tuple[dict, dict], params: dict
             "registration with its fresh-process smoke test, and it writes every output file "
             "the pipeline declares; it keeps tables in memory between steps and never reads "
             "an output back.",
-            "Each stage's dvc.yaml cmd is `python -m mlgate.launch stages/<stage>.py`: it "
-            "hands the script to a preloading fork server (src/mlgate/preload.py) that has "
+            "Each stage's dvc.yaml cmd is `python -m mlgate.supervise.launch "
+            "stages/<stage>.py`: it hands the script to a preloading fork server "
+            "(src/mlgate/supervise/preload.py) that has "
             "imported MLflow, PyCaret, LightGBM, Evidently and matplotlib once, starting the "
             "server when none runs. The headline side stops the servers before each run, so it "
             "pays the preloading (about 6-8 s) inside its time.",

@@ -32,34 +32,41 @@ import joblib
 import mlflow
 import pandas as pd
 
-from mlgate import paths
-from mlgate.champion import load_scorer, log_reference
-from mlgate.drift import ACTIONS, run_drift, save_html
-from mlgate.drift import verdict_line as line_of
-from mlgate.errors import DataError
-from mlgate.evaluation import evaluate
-from mlgate.evidence import baseline_metrics, measure_latency, score_slices
-from mlgate.figures import save_figures
-from mlgate.gate import Evidence, GateConfig, check_rows, gate_report
-from mlgate.ingest import ingest, load_source
-from mlgate.io import write_atomic, write_json, write_parquet
-from mlgate.params import PARAMS_FILE, load_params
-from mlgate.promotion import Candidate, run_gate
-from mlgate.registry import champion_score
-from mlgate.scoring import (
+from mlgate.adapters.champion import load_scorer, log_reference
+from mlgate.adapters.promotion import Candidate, run_gate
+from mlgate.adapters.registry import champion_score
+from mlgate.adapters.tracking import (
+    content_tags,
+    dvc_tags,
+    file_md5,
+    flatten,
+    log_candidate,
+    log_model,
+)
+from mlgate.adapters.tracking import pipeline_run as open_run
+from mlgate.base import paths
+from mlgate.base.errors import DataError
+from mlgate.base.io import write_atomic, write_json, write_parquet
+from mlgate.base.params import PARAMS_FILE, load_params
+from mlgate.core.drift import ACTIONS, run_drift, save_html
+from mlgate.core.drift import verdict_line as line_of
+from mlgate.core.evaluation import evaluate
+from mlgate.core.evidence import baseline_metrics, measure_latency, score_slices
+from mlgate.core.figures import save_figures
+from mlgate.core.gate import Evidence, GateConfig, check_rows, gate_report
+from mlgate.core.ingest import ingest, load_source
+from mlgate.core.scoring import (
     ScoreConfig,
     profile_from_frame,
     reference_sample,
     score_batch,
     score_report,
 )
-from mlgate.spark_scoring import engine_model
-from mlgate.split import SplitConfig, split_all
-from mlgate.stage import setup_logging
-from mlgate.tracking import content_tags, dvc_tags, file_md5, flatten, log_candidate, log_model
-from mlgate.tracking import pipeline_run as open_run
-from mlgate.training import TrainConfig, train_model
-from mlgate.validation import Schema, describe_failures, validate
+from mlgate.core.split import SplitConfig, split_all
+from mlgate.core.validation import Schema, describe_failures, validate
+from mlgate.engines.spark_scoring import engine_model
+from mlgate.engines.training import TrainConfig, train_model
+from mlgate.pipeline.stage import setup_logging
 
 log = logging.getLogger("plain")
 ROOT = Path.cwd()

@@ -11,11 +11,11 @@
    imports and its memory is that process's.
 3. Scoring throughput, in this process on the same `--rows` rows (the whole table as one
    batch, features + label, already in memory on both sides), alternating, median of
-   `--repeats`: `mlgate.scoring.score_batch` (checks, predict, probabilities, output checks)
+   `--repeats`: `mlgate.core.scoring.score_batch` (checks, predict, probabilities, output checks)
    vs the model's own `predict` on the aligned features. Also timed alone, to explain the
    gap: `check_batch`, `predict_proba`, and two ways to get labels and probabilities with
    PyCaret's preprocessing done once (A: the estimator's predict and predict_proba; B:
-   `mlgate.scoring.labels_and_proba`, labels by argmax where that is exact), each checked
+   `mlgate.core.scoring.labels_and_proba`, labels by argmax where that is exact), each checked
    against the model's own outputs on every row.
    Target: score_batch >= 0.9x predict's rows/s.
 Run: `python bench/scale.py` (`--rows 100000` to try it).
@@ -64,9 +64,9 @@ def scoring_inputs(copy: Copy, source: Path) -> dict[str, Any]:
     import joblib
     import pandas as pd
 
-    from mlgate.evaluation import align_columns
-    from mlgate.ingest import ingest
-    from mlgate.scoring import Profile, ScoreConfig
+    from mlgate.core.evaluation import align_columns
+    from mlgate.core.ingest import ingest
+    from mlgate.core.scoring import Profile, ScoreConfig
 
     params = copy.params()
     model = joblib.load(copy.path / "models/model.pkl")
@@ -93,14 +93,14 @@ def one_transform(model: Any, X: Any) -> tuple[Any, Any]:
 
 
 def labels_and_proba(model: Any, X: Any) -> tuple[Any, Any]:
-    """B: what score_batch predicts with (mlgate.scoring.labels_and_proba)."""
-    from mlgate.scoring import labels_and_proba as score_batch_predicts
+    """B: what score_batch predicts with (mlgate.core.scoring.labels_and_proba)."""
+    from mlgate.core.scoring import labels_and_proba as score_batch_predicts
 
     return score_batch_predicts(model, X)
 
 
 PROPOSED = {"A: one transform, estimator predict + predict_proba": one_transform,
-            "B: mlgate.scoring.labels_and_proba (as score_batch)": labels_and_proba}
+            "B: mlgate.core.scoring.labels_and_proba (as score_batch)": labels_and_proba}
 
 
 def check_proposed(model: Any, X: Any) -> dict[str, int]:
@@ -119,7 +119,7 @@ def check_proposed(model: Any, X: Any) -> dict[str, int]:
 
 def throughput(inputs: dict[str, Any], repeats: int) -> dict[str, list[float]]:
     """Seconds per side on the same rows, alternating order every repeat."""
-    from mlgate.scoring import check_batch, score_batch
+    from mlgate.core.scoring import check_batch, score_batch
 
     m, b, p, c, X = (inputs[k] for k in ("model", "batch", "profile", "cfg", "X"))
     sides = {
@@ -230,7 +230,8 @@ def report(args: argparse.Namespace, stages: list[dict[str, Any]],
             "(median over repeats of predict / score_batch in the same repeat) and the "
             "best-of ratio are shown too.",
             "A runs PyCaret's preprocessing once, then the estimator's predict and "
-            "predict_proba; B is what score_batch calls (mlgate.scoring.labels_and_proba): the "
+            "predict_proba; B is what score_batch calls "
+            "(mlgate.core.scoring.labels_and_proba): the "
             "same, except that for estimators whose predict is argmax(predict_proba) by "
             "construction (scikit-learn trees and forests, LightGBM) the estimator runs once "
             "and labels are the argmax. Both give the model's probabilities; labels differing "

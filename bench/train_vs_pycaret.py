@@ -36,9 +36,9 @@ exp.finalize_model(best)
 
 def prepare(workdir: Path, params: dict) -> None:
     """Write params.yaml and the processed splits for the default config into `workdir`."""
-    from mlgate.ingest import ingest, load_source
-    from mlgate.io import write_parquet
-    from mlgate.split import SplitConfig, split_all
+    from mlgate.base.io import write_parquet
+    from mlgate.core.ingest import ingest, load_source
+    from mlgate.core.split import SplitConfig, split_all
 
     data = params["data"]
     df = ingest(load_source(data["source"], ROOT), data["drop_columns"], data.get("filter"))

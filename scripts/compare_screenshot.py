@@ -17,9 +17,9 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
-from mlgate.params import load_params, repo_root
-from mlgate.serving import start_ui
-from mlgate.tracking import tracking_uri
+from mlgate.adapters.serving import start_ui
+from mlgate.adapters.tracking import tracking_uri
+from mlgate.base.params import load_params, repo_root
 
 log = logging.getLogger("screenshot")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

@@ -5,14 +5,14 @@ import logging
 
 import mlflow
 
-from mlgate import paths
-from mlgate.champion import log_reference
-from mlgate.drift import ACTIONS, DriftActionError, DriftConfig, fails, run_drift, save_html
-from mlgate.drift import verdict_line as line_of
-from mlgate.io import read_json, read_table, write_json
-from mlgate.params import require
-from mlgate.stage import stage_main
-from mlgate.tracking import pipeline_run
+from mlgate.adapters.champion import log_reference
+from mlgate.adapters.tracking import pipeline_run
+from mlgate.base import paths
+from mlgate.base.io import read_json, read_table, write_json
+from mlgate.base.params import require
+from mlgate.core.drift import ACTIONS, DriftActionError, DriftConfig, fails, run_drift, save_html
+from mlgate.core.drift import verdict_line as line_of
+from mlgate.pipeline.stage import stage_main
 
 log = logging.getLogger("mlgate.drift")
 

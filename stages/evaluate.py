@@ -4,13 +4,13 @@ import joblib
 import mlflow
 import pandas as pd
 
-from mlgate import paths
-from mlgate.evaluation import evaluate
-from mlgate.figures import save_figures
-from mlgate.io import read_json, read_table, write_atomic, write_json
-from mlgate.params import require
-from mlgate.stage import stage_main
-from mlgate.tracking import pipeline_run
+from mlgate.adapters.tracking import pipeline_run
+from mlgate.base import paths
+from mlgate.base.io import read_json, read_table, write_atomic, write_json
+from mlgate.base.params import require
+from mlgate.core.evaluation import evaluate
+from mlgate.core.figures import save_figures
+from mlgate.pipeline.stage import stage_main
 
 PLOT_FILES = {"roc": paths.ROC, "pr": paths.PR, "importance": paths.IMPORTANCE,
               "predictions": paths.PREDICTIONS}

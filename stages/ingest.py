@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from mlgate import paths
-from mlgate.ingest import ingest, load_source
-from mlgate.io import write_parquet
-from mlgate.params import require
-from mlgate.stage import stage_main
+from mlgate.base import paths
+from mlgate.base.io import write_parquet
+from mlgate.base.params import require
+from mlgate.core.ingest import ingest, load_source
+from mlgate.pipeline.stage import stage_main
 
 
 def main(params: dict) -> None:

@@ -7,9 +7,14 @@ from dataclasses import replace
 import mlflow
 import pandas as pd
 
-from mlgate import paths
-from mlgate.errors import MlgateError
-from mlgate.evidence import (
+from mlgate.adapters.promotion import Candidate, run_gate
+from mlgate.adapters.registry import champion_score
+from mlgate.adapters.tracking import dvc_tags, file_md5, pipeline_run
+from mlgate.base import paths
+from mlgate.base.errors import MlgateError
+from mlgate.base.io import read_json, read_table, write_json
+from mlgate.base.params import require
+from mlgate.core.evidence import (
     baseline_metrics,
     load_candidate,
     logged_model_meta,
@@ -17,13 +22,8 @@ from mlgate.evidence import (
     score_slices,
     task_type,
 )
-from mlgate.gate import REJECTED, SMOKE_FAILED, Evidence, GateConfig, check_rows, gate_report
-from mlgate.io import read_json, read_table, write_json
-from mlgate.params import require
-from mlgate.promotion import Candidate, run_gate
-from mlgate.registry import champion_score
-from mlgate.stage import stage_main
-from mlgate.tracking import dvc_tags, file_md5, pipeline_run
+from mlgate.core.gate import REJECTED, SMOKE_FAILED, Evidence, GateConfig, check_rows, gate_report
+from mlgate.pipeline.stage import stage_main
 
 log = logging.getLogger("mlgate.register")
 PROVENANCE = ("git.commit", "dvc.exp_name", "dvc.baseline_rev")

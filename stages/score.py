@@ -4,20 +4,20 @@ import logging
 
 import mlflow
 
-from mlgate import paths
-from mlgate.champion import load_scorer
-from mlgate.io import read_json, read_table, write_json, write_parquet
-from mlgate.params import require
-from mlgate.scoring import (
+from mlgate.adapters.champion import load_scorer
+from mlgate.adapters.tracking import configure, pipeline_run
+from mlgate.base import paths
+from mlgate.base.io import read_json, read_table, write_json, write_parquet
+from mlgate.base.params import require
+from mlgate.core.scoring import (
     ScoreConfig,
     profile_from_frame,
     reference_sample,
     score_batch,
     score_report,
 )
-from mlgate.spark_scoring import engine_model
-from mlgate.stage import stage_main
-from mlgate.tracking import configure, pipeline_run
+from mlgate.engines.spark_scoring import engine_model
+from mlgate.pipeline.stage import stage_main
 
 log = logging.getLogger("mlgate.score")
 

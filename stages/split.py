@@ -2,12 +2,12 @@
 
 import logging
 
-from mlgate import paths
-from mlgate.errors import DataError
-from mlgate.io import read_json, read_table, write_parquet
-from mlgate.params import require
-from mlgate.split import SplitConfig, split_all
-from mlgate.stage import stage_main
+from mlgate.base import paths
+from mlgate.base.errors import DataError
+from mlgate.base.io import read_json, read_table, write_parquet
+from mlgate.base.params import require
+from mlgate.core.split import SplitConfig, split_all
+from mlgate.pipeline.stage import stage_main
 
 log = logging.getLogger("mlgate.split")
 

@@ -3,12 +3,12 @@
 import joblib
 import mlflow
 
-from mlgate import paths
-from mlgate.io import read_table, write_atomic, write_json
-from mlgate.params import PARAMS_FILE, require
-from mlgate.stage import stage_main
-from mlgate.tracking import content_tags, flatten, log_candidate, log_model, pipeline_run
-from mlgate.training import TrainConfig, train_model
+from mlgate.adapters.tracking import content_tags, flatten, log_candidate, log_model, pipeline_run
+from mlgate.base import paths
+from mlgate.base.io import read_table, write_atomic, write_json
+from mlgate.base.params import PARAMS_FILE, require
+from mlgate.engines.training import TrainConfig, train_model
+from mlgate.pipeline.stage import stage_main
 
 
 def main(params: dict) -> None:

@@ -2,12 +2,12 @@
 
 import logging
 
-from mlgate import paths
-from mlgate.errors import DataError
-from mlgate.io import read_table, write_json
-from mlgate.params import require
-from mlgate.stage import stage_main
-from mlgate.validation import Schema, describe_failures, validate
+from mlgate.base import paths
+from mlgate.base.errors import DataError
+from mlgate.base.io import read_table, write_json
+from mlgate.base.params import require
+from mlgate.core.validation import Schema, describe_failures, validate
+from mlgate.pipeline.stage import stage_main
 
 log = logging.getLogger("mlgate.validate")
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlgate.ingest import randhie_path
-from mlgate.params import load_params
+from mlgate.base.params import load_params
+from mlgate.core.ingest import randhie_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,6 +49,6 @@ def tiny() -> pd.DataFrame:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Stop this venv's preload servers that the stages started (once, in the controller)."""
     if not hasattr(session.config, "workerinput"):
-        from mlgate import preload
+        from mlgate.supervise import preload
 
         preload.stop(sys.prefix)

@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlgate.config import compose
-from mlgate.drift import DriftConfig
-from mlgate.gate import GateConfig
-from mlgate.scoring import ScoreConfig
-from mlgate.split import SplitConfig
-from mlgate.training import TrainConfig
-from mlgate.validation import Schema
+from mlgate.adapters.compose import compose
+from mlgate.core.drift import DriftConfig
+from mlgate.core.gate import GateConfig
+from mlgate.core.scoring import ScoreConfig
+from mlgate.core.split import SplitConfig
+from mlgate.core.validation import Schema
+from mlgate.engines.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUPS = sorted(p.name for p in (ROOT / "conf").iterdir() if p.is_dir() and any(p.glob("*.yaml")))
@@ -66,7 +66,7 @@ def test_dvc_stages_use_existing_params_scripts_and_deps(params):
             for s in stages.values() for key in ("outs", "metrics", "plots")
             for o in s.get(key, [])}
     for name, stage in stages.items():
-        assert stage["cmd"] == f"python -m mlgate.launch stages/{name}.py"
+        assert stage["cmd"] == f"python -m mlgate.supervise.launch stages/{name}.py"
         assert f"stages/{name}.py" in stage["deps"]
         for key in stage.get("params", []):
             assert _lookup(params, key), f"stage {name}: param {key} not in params.yaml"

@@ -64,9 +64,17 @@ class Repo:
         while time.monotonic() < deadline:
             status = self.dvc("queue", "status").stdout
             if not any(word in status for word in ("Queued", "Running")):
-                return status
+                return status + self.failed_logs(status)
             time.sleep(poll)
         raise AssertionError(f"queue still busy after {timeout} s:\n{status}")
+
+    def failed_logs(self, status: str) -> str:
+        """The `dvc queue logs` of every failed task in a `dvc queue status` table."""
+        failed = [line.split()[0] for line in status.splitlines()
+                  if line.split()[-1:] == ["Failed"]]
+        logs = [self.dvc("queue", "logs", task, check=False) for task in failed]
+        return "".join(f"\n--- {t} ---\n{r.stdout[-4000:]}{r.stderr[-2000:]}"
+                       for t, r in zip(failed, logs, strict=True))
 
     def commit(self, message: str) -> None:
         """Commit everything (DVC experiments need a baseline commit)."""
@@ -104,7 +112,7 @@ def template(tmp_path_factory, randhie) -> Path:
                                                        index=False)
     write_tiny_config(path)
     repo = Repo(path)
-    repo.run(str(BIN / "python"), "-m", "mlgate.cli", "params")
+    repo.run(str(BIN / "python"), "-m", "mlgate.cli.main", "params")
     repo.run("git", "init", "-q", "-b", "main")
     repo.commit("tiny-data copy of mlgate")
     return path

@@ -47,8 +47,8 @@ def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], what: str, log:
               repo: Repo) -> None:
     """Poll `ready` until it holds, then SIGKILL the whole process group.
 
-    The stage itself runs in a child of the preload server (`python -m mlgate.launch` is the
-    stage cmd); the server must kill it, and its children, as soon as the launcher dies.
+    The stage itself runs in a child of the preload server (`python -m mlgate.supervise.launch`
+    is the stage cmd); the server must kill it, and its children, as soon as the launcher dies.
     """
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -135,8 +135,8 @@ def test_kill_9_in_train_register_and_drift_then_repro_recovers(repo: Repo, tmp_
     # 2. Train completes; killed in register while the new version is being smoke-tested.
     log = tmp_path / "repro-2.log"
     proc = start_repro(repo, log)
-    kill_when(proc, lambda: bool(repo_processes(repo, "mlgate.smoke")), "register's smoke test",
-              log, repo)
+    kill_when(proc, lambda: bool(repo_processes(repo, "mlgate.adapters.smoke")),
+              "register's smoke test", log, repo)
     assert ran(log) == ["train", "evaluate", "register"], log.read_text()[-2000:]
     run_info = json.loads((repo.path / "models/run.json").read_text())
     assert run_info["run_id"] != killed_run
@@ -188,15 +188,15 @@ def check_registry_loads(repo: Repo, killed_run: str) -> None:
 
 def test_an_interrupted_registration_is_resumed_and_orphans_are_marked(tmp_path, monkeypatch):
     """The registry side in isolation: `pending` versions left by dead registering processes."""
-    from mlgate.gate import CHAMPION, GateConfig
-    from mlgate.promotion import Candidate, run_gate
-    from mlgate.registry import register_version
-    from mlgate.tracking import log_model
+    from mlgate.adapters.promotion import Candidate, run_gate
+    from mlgate.adapters.registry import register_version
+    from mlgate.adapters.tracking import log_model
+    from mlgate.core.gate import CHAMPION, GateConfig
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))  # the registry lock lives here
-    monkeypatch.setattr("mlgate.promotion.smoke_test", lambda uri, tracking: SmokeOk())
+    monkeypatch.setattr("mlgate.adapters.promotion.smoke_test", lambda uri, tracking: SmokeOk())
     X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
     mlflow.set_tracking_uri(uri)
     try:

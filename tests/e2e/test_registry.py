@@ -28,9 +28,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlgate.evidence import score
-from mlgate.registry import register_version, set_champion
-from mlgate.tracking import log_model, pipeline_run
+from mlgate.adapters.registry import register_version, set_champion
+from mlgate.adapters.tracking import log_model, pipeline_run
+from mlgate.core.evidence import score
 from tests.e2e.conftest import clean_env
 
 pytestmark = pytest.mark.e2e
@@ -155,7 +155,7 @@ class Store:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run `mlgate models ...` at the repository root, as a user would."""
-        proc = subprocess.run([PYTHON, "-m", "mlgate.cli", "models", *args], cwd=self.root,
+        proc = subprocess.run([PYTHON, "-m", "mlgate.cli.main", "models", *args], cwd=self.root,
                               env=clean_env(self.root), capture_output=True, text=True,
                               timeout=300)
         if check and proc.returncode != 0:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlgate import cli_remote
-from mlgate.cli_remote import missing_plugin, remote_url
+from mlgate.cli import remote as cli_remote
+from mlgate.cli.remote import missing_plugin, remote_url
 from tests.e2e.conftest import BIN, Repo
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from mlgate.drift import ACTIONS, DriftConfig, decide_action
-from mlgate.scoring import MODEL_URI, PREDICTION, PROBABILITY
+from mlgate.core.drift import ACTIONS, DriftConfig, decide_action
+from mlgate.core.scoring import MODEL_URI, PREDICTION, PROBABILITY
 from tests.e2e.conftest import BIN, Repo, load
 
 pytestmark = pytest.mark.e2e

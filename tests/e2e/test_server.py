@@ -19,8 +19,8 @@ import yaml
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from mlgate.serving import free_port
-from mlgate.tracking import read_dotenv
+from mlgate.adapters.serving import free_port
+from mlgate.adapters.tracking import read_dotenv
 from tests.e2e.conftest import BIN, Repo
 from tests.e2e.test_sweep import experiments
 

@@ -12,8 +12,8 @@ import mlflow
 import numpy as np
 import pytest
 
-from mlgate.errors import MlgateError
-from mlgate.serving import HOST, free_port, group_alive, start_server
+from mlgate.adapters.serving import HOST, free_port, group_alive, start_server
+from mlgate.base.errors import MlgateError
 from tests.e2e.conftest import clean_env
 from tests.e2e.test_registry import (
     MODEL,
@@ -76,7 +76,8 @@ def test_mlgate_models_serve_runs_until_interrupted(tmp_path, params, randhie):
     store = Store(tmp_path, params)
     champion_v1(store, fit("linear", frames[0]), frames)
     port = free_port()
-    proc = subprocess.Popen([PYTHON, "-m", "mlgate.cli", "models", "serve", "--port", str(port)],
+    proc = subprocess.Popen([PYTHON, "-m", "mlgate.cli.main", "models", "serve",
+                             "--port", str(port)],
                             cwd=tmp_path, env=clean_env(tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from mlgate.scoring import MODEL_URI
+from mlgate.core.scoring import MODEL_URI
 from tests.e2e.conftest import BIN, Repo, load
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mlgate.cli import main
-from mlgate.config import compose
+from mlgate.adapters.compose import compose
+from mlgate.cli.main import main
 from tests.tables import churn, wine
 
 ROOT = Path(__file__).resolve().parents[2]

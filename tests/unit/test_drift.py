@@ -1,4 +1,4 @@
-"""Unit tests for mlgate.drift: Evidently drift summary, config, errors and HTML output."""
+"""Unit tests for mlgate.core.drift: Evidently drift summary, config, errors and HTML output."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlgate.drift import (
+from mlgate.core.drift import (
     ColumnRule,
     DriftConfig,
     DriftError,

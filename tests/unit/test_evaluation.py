@@ -6,7 +6,7 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from mlgate.evaluation import MAX_CURVE_POINTS, TASK_METRICS, evaluate
+from mlgate.core.evaluation import MAX_CURVE_POINTS, TASK_METRICS, evaluate
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_classification_importance_ranks_the_informative_column(data):
     ("accuracy", [], [], [0, 1], "no rows"),
 ])
 def test_a_metric_is_undefined_only_where_its_formula_is(metric, y, pred, labels, why):
-    from mlgate.evaluation import undefined_reason
+    from mlgate.core.evaluation import undefined_reason
 
     assert undefined_reason(metric, pd.Series(y, dtype=object if y and isinstance(y[0], str)
                                               else None), np.asarray(pred), labels) == why

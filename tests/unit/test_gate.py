@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from mlgate.errors import ConfigError
-from mlgate.evidence import measure_latency, score_slices, task_type
-from mlgate.gate import (
+from mlgate.base.errors import ConfigError
+from mlgate.core.evidence import measure_latency, score_slices, task_type
+from mlgate.core.gate import (
     CHALLENGER,
     CHAMPION,
     REJECTED,
@@ -318,7 +318,7 @@ def test_bad_new_gate_keys_are_named(section, match):
 
 
 def test_baseline_predictor_scores_what_guessing_scores(fitted):
-    from mlgate.evidence import baseline_metrics
+    from mlgate.core.evidence import baseline_metrics
 
     _, df = fitted
     metrics, what = baseline_metrics(df.iloc[:300], df.iloc[300:], "y", "classification")

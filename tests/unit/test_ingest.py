@@ -2,8 +2,8 @@
 
 import pytest
 
-from mlgate.errors import ConfigError, DataError
-from mlgate.ingest import ingest, load_source, resolve_source
+from mlgate.base.errors import ConfigError, DataError
+from mlgate.core.ingest import ingest, load_source, resolve_source
 
 
 def test_builtin_randhie_has_the_documented_shape(tmp_path):

@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from mlgate.errors import DataError
-from mlgate.io import read_json, read_table, write_atomic, write_json, write_parquet
+from mlgate.base.errors import DataError
+from mlgate.base.io import read_json, read_table, write_atomic, write_json, write_parquet
 
 
 def test_parquet_and_csv_round_trip(tmp_path, tiny):

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlgate.errors import ConfigError, DataError
-from mlgate.frames import row_mask
-from mlgate.onboard import infer_profile, looks_like_dates, prepared
-from mlgate.profile_file import render, scalar
+from mlgate.base.errors import ConfigError, DataError
+from mlgate.base.frames import row_mask
+from mlgate.core.onboard import infer_profile, looks_like_dates, prepared
+from mlgate.core.profile_file import render, scalar
 
 N = 400
 

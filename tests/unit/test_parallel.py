@@ -10,10 +10,10 @@ import numpy as np
 import psutil
 import pytest
 
-from mlgate.errors import ConfigError, MlgateError
-from mlgate.parallel import _result, check_workers, dask_client, import_distributed
-from mlgate.serving import Server, free_port, group_alive
-from mlgate.training import DaskConfig, TrainConfig, TrainingError, train_model
+from mlgate.adapters.serving import Server, free_port, group_alive
+from mlgate.base.errors import ConfigError, MlgateError
+from mlgate.engines.parallel import _result, check_workers, dask_client, import_distributed
+from mlgate.engines.training import DaskConfig, TrainConfig, TrainingError, train_model
 
 DATA = {"target": "binexp", "categorical": ["plan", "site"]}
 SECTION = {"estimators": ["lr", "dt"], "fold": 3, "n_jobs": 1, "seed": 3}
@@ -51,7 +51,7 @@ def both(sample):
     seen, before, lines = [], descendants(), Lines()
     cfg = TrainConfig.from_params(DATA, {**SECTION, "parallel": "dask", "dask": {
         "address": None, "n_workers": 2, "threads_per_worker": 1}})
-    logger = logging.getLogger("mlgate.parallel")
+    logger = logging.getLogger("mlgate.engines.parallel")
     logger.addHandler(lines)
     logger.setLevel(logging.INFO)
     try:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from mlgate import preload
-from mlgate.preload import alive
+from mlgate.supervise import preload
+from mlgate.supervise.preload import alive
 
 PYTHON = sys.executable
 
@@ -39,14 +39,14 @@ def env() -> dict[str, str]:
 
 @pytest.fixture
 def server(env) -> dict[str, str]:
-    """`env` with its server started and listening (`python -m mlgate.preload start`)."""
+    """`env` with its server started and listening (`python -m mlgate.supervise.preload start`)."""
     start(env)
     return env
 
 
 def start(env: dict[str, str]) -> None:
-    subprocess.run([PYTHON, "-m", "mlgate.preload", "start"], env=env, check=True, timeout=180,
-                   capture_output=True)
+    subprocess.run([PYTHON, "-m", "mlgate.supervise.preload", "start"], env=env, check=True,
+                   timeout=180, capture_output=True)
 
 
 def server_pids(env: dict[str, str]) -> list[int]:
@@ -66,7 +66,7 @@ def script(tmp_path: Path, body: str) -> Path:
 
 
 def launch(path: Path, *args: str, env: dict, **kw) -> subprocess.Popen:
-    return subprocess.Popen([PYTHON, "-m", "mlgate.launch", str(path), *args], env=env,
+    return subprocess.Popen([PYTHON, "-m", "mlgate.supervise.launch", str(path), *args], env=env,
                             cwd=path.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **kw)
 
@@ -192,7 +192,8 @@ def test_a_killed_server_is_replaced_by_the_next_launch(tmp_path, server):
 
 def test_stop_by_pid_and_the_idle_timeout_remove_the_server(tmp_path, server):
     [pid] = server_pids(server)
-    subprocess.run([PYTHON, "-m", "mlgate.preload", "stop"], env=server, check=True, timeout=60)
+    subprocess.run([PYTHON, "-m", "mlgate.supervise.preload", "stop"], env=server, check=True,
+                   timeout=60)
     assert not alive(pid) and not list(Path(server["XDG_RUNTIME_DIR"]).glob("*/*.sock"))
     start({**server, "MLGATE_PRELOAD_IDLE": "1"})
     [pid] = server_pids(server)

@@ -12,10 +12,8 @@ import pytest
 import yaml
 from sklearn.linear_model import LogisticRegression
 
-from mlgate import cli
-from mlgate.errors import DataError, MlgateError
-from mlgate.evidence import logged_model_meta
-from mlgate.registry import (
+from mlgate.adapters.locks import lock_path, registry_lock
+from mlgate.adapters.registry import (
     champion_score,
     current_version,
     get_version,
@@ -26,8 +24,10 @@ from mlgate.registry import (
     set_alias,
     set_champion,
 )
-from mlgate.registry_lock import lock_path, registry_lock
-from mlgate.tracking import log_model
+from mlgate.adapters.tracking import log_model
+from mlgate.base.errors import DataError, MlgateError
+from mlgate.cli import main as cli
+from mlgate.core.evidence import logged_model_meta
 
 
 @pytest.fixture(scope="module")
@@ -204,8 +204,8 @@ def test_registry_lock_is_exclusive_across_processes(tmp_path, monkeypatch):
 
 
 def test_recheck_compares_again_when_the_champion_moved(store):
-    from mlgate.gate import ChampionScore, GateConfig, decide
-    from mlgate.promotion import Candidate, recheck
+    from mlgate.adapters.promotion import Candidate, recheck
+    from mlgate.core.gate import ChampionScore, GateConfig, decide
 
     versions(store, "m-cas", 2)
     set_champion("m-cas", "1", "champion", "challenger")
@@ -227,10 +227,10 @@ def test_recheck_compares_again_when_the_champion_moved(store):
 
 
 def test_the_same_logged_model_is_never_registered_twice(store, monkeypatch):
-    from mlgate.gate import CHAMPION, GateConfig
-    from mlgate.promotion import Candidate, run_gate
+    from mlgate.adapters.promotion import Candidate, run_gate
+    from mlgate.core.gate import CHAMPION, GateConfig
 
-    monkeypatch.setattr("mlgate.promotion.smoke_test", lambda uri, tracking: SmokeOk())
+    monkeypatch.setattr("mlgate.adapters.promotion.smoke_test", lambda uri, tracking: SmokeOk())
     cfg = GateConfig.from_params({"model_name": "m-dedup", "thresholds": {"roc_auc": {"min": 0.5}},
                                   "improvement": {"metric": "roc_auc", "min_delta": 0.01}})
     cand = Candidate(store["model_uri"], "run", {"roc_auc": 0.80})

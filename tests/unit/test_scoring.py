@@ -1,4 +1,4 @@
-"""Unit tests for mlgate.scoring (batch and prediction checks) and `mlgate retrain`."""
+"""Unit tests for mlgate.core.scoring (batch and prediction checks) and `mlgate retrain`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 import yaml
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from mlgate import cli
-from mlgate.cli_scoring import retrain_command
-from mlgate.errors import ConfigError, DataError, MlgateError
-from mlgate.scoring import (
+from mlgate.base.errors import ConfigError, DataError, MlgateError
+from mlgate.cli import main as cli
+from mlgate.cli.scoring import retrain_command
+from mlgate.core.scoring import (
     MODEL_URI,
     PREDICTION,
     PROBABILITY,

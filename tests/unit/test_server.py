@@ -10,8 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from mlgate.errors import ConfigError
-from mlgate.server import (
+from mlgate.adapters.serving import free_port
+from mlgate.adapters.tracking import (
+    TrackingServerError,
+    check_server,
+    configure,
+    load_credentials,
+    parse_dotenv,
+    tracking_uri,
+)
+from mlgate.admin.server import (
     ServerConfig,
     auth_ini,
     database_sql,
@@ -21,15 +29,7 @@ from mlgate.server import (
     pg_uri,
     server_env,
 )
-from mlgate.serving import free_port
-from mlgate.tracking import (
-    TrackingServerError,
-    check_server,
-    configure,
-    load_credentials,
-    parse_dotenv,
-    tracking_uri,
-)
+from mlgate.base.errors import ConfigError
 
 TRACKING = {"uri": "http://127.0.0.1:5050", "artifact_root": None, "experiment": "mlgate",
             "server": {"postgres_port": 5433, "data_dir": ".mlgate/server", "database": "mlflow",

@@ -15,9 +15,15 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlgate.errors import ConfigError, MlgateError
-from mlgate.scoring import PREDICTION, PROBABILITY, ScoreConfig, profile_from_frame, score_batch
-from mlgate.spark_scoring import LOCAL_CONF, SparkConfig, build_session, engine_model
+from mlgate.base.errors import ConfigError, MlgateError
+from mlgate.core.scoring import (
+    PREDICTION,
+    PROBABILITY,
+    ScoreConfig,
+    profile_from_frame,
+    score_batch,
+)
+from mlgate.engines.spark_scoring import LOCAL_CONF, SparkConfig, build_session, engine_model
 
 FEATURES = ["age", "income", "region", "member"]
 SPARK = ScoreConfig(engine="spark")

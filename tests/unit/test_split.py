@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from mlgate.errors import ConfigError, DataError
-from mlgate.split import SplitConfig, split_all, split_current
+from mlgate.base.errors import ConfigError, DataError
+from mlgate.core.split import SplitConfig, split_all, split_current
 
 
 def cfg(**kw) -> SplitConfig:

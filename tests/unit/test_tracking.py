@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from mlgate.errors import ConfigError
-from mlgate.params import repo_root
-from mlgate.tracking import artifact_location, dvc_tags, flatten, resolve_uri, tracking_uri
+from mlgate.adapters.tracking import artifact_location, dvc_tags, flatten, resolve_uri, tracking_uri
+from mlgate.base.errors import ConfigError
+from mlgate.base.params import repo_root
 
 CFG = {"uri": "sqlite:///mlflow.db", "artifact_root": "mlartifacts", "experiment": "e"}
 
@@ -76,8 +76,8 @@ def test_candidates_are_child_runs_and_reused_models_get_their_own_row(store, mo
     import mlflow
     from sklearn.tree import DecisionTreeClassifier
 
-    from mlgate.tracking import log_candidate, pipeline_run
-    from mlgate.training import Candidate
+    from mlgate.adapters.tracking import log_candidate, pipeline_run
+    from mlgate.engines.training import Candidate
 
     cand = Candidate("dt", "Decision Tree", DecisionTreeClassifier(max_depth=3),
                      {"AUC": 0.7}, {"AUC": 0.01}, 1.5)
@@ -108,7 +108,7 @@ def test_candidates_are_child_runs_and_reused_models_get_their_own_row(store, mo
 
 
 def test_missing_model_run_is_a_clear_error(store):
-    from mlgate.tracking import pipeline_run
+    from mlgate.adapters.tracking import pipeline_run
 
     with pytest.raises(ConfigError, match=r"'nope' \(from models/run.json\) is not in the store"), \
             pipeline_run(store, "evaluate", {"run_id": "nope"}):
@@ -123,7 +123,7 @@ def test_runs_left_running_by_a_dead_stage_are_marked_killed(tmp_path):
     import mlflow
     from mlflow import MlflowClient
 
-    from mlgate.tracking import OWNER_TAG, mark_killed_runs
+    from mlgate.adapters.tracking import OWNER_TAG, mark_killed_runs
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = mlflow.create_experiment("reap", artifact_location=(tmp_path / "a").as_uri())

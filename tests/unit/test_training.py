@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from mlgate.errors import ConfigError, DataError
-from mlgate.evaluation import predict_scores
-from mlgate.scoring import labels_and_proba, predicts_by_argmax
-from mlgate.training import TrainConfig, TrainingError, metric_name, train_model
+from mlgate.base.errors import ConfigError, DataError
+from mlgate.core.evaluation import predict_scores
+from mlgate.core.scoring import labels_and_proba, predicts_by_argmax
+from mlgate.engines.training import TrainConfig, TrainingError, metric_name, train_model
 
 DATA = {"target": "binexp", "categorical": ["plan", "site"]}
 
@@ -211,7 +211,7 @@ def own_tables():
 def test_every_cv_metric_equals_sklearn_on_the_same_folds(name, frame, target, caplog):
     """The CV grid mlgate sorts by is right for every candidate (pycaret#3932: multiclass AUC
     was 0.0 for lr and lightgbm; text binary labels got weighted Recall/Prec./F1)."""
-    from mlgate.training import cross_validate, make_experiment
+    from mlgate.engines.training import cross_validate, make_experiment
 
     cfg = TrainConfig.from_params({"target": target}, {"estimators": ["lr"], "fold": 4})
     exp = make_experiment(frame, cfg)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mlgate.errors import ConfigError
-from mlgate.validation import Schema, describe_failures, validate
+from mlgate.base.errors import ConfigError
+from mlgate.core.validation import Schema, describe_failures, validate
 
 COLUMNS = {"x": "numeric", "code": "integer", "city": "string", "year": "integer",
            "y": "integer"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlgate.ingest import randhie_path
+from mlgate.core.ingest import randhie_path
 
 HERE = Path(__file__).resolve().parent
 ROWS = 30

@@ -1,0 +1,2 @@
+"""Base layer: errors, file locations, params loading and checking, table IO. Imports no other
+mlgate layer."""

@@ -1,0 +1,1 @@
+"""The `mlgate` command line, one module per command group. The top of the stack."""

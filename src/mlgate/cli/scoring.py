@@ -1,0 +1,189 @@
+"""`mlgate predict`, `mlgate drift --current FILE` and `mlgate retrain`.
+
+predict and drift need no training data: the champion's signature and the reference stored
+with its MLflow run (artifacts `reference/`) say what the model was trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlgate.base import paths
+from mlgate.base.errors import DataError, MlgateError
+from mlgate.base.io import read_json, read_table, write_atomic, write_json
+from mlgate.base.params import load_params, repo_root, require
+
+log = logging.getLogger("mlgate")
+
+
+def _params() -> dict[str, Any]:
+    """params.yaml of the repository (the same config the pipeline ran with)."""
+    return load_params(repo_root() / "params.yaml")
+
+
+def _champion(params: dict[str, Any]) -> Any:
+    """The champion (MlgateError when the registry has none), with tracking configured."""
+    from mlgate.adapters.champion import load_champion
+    from mlgate.adapters.tracking import configure
+
+    configure(require(params, "tracking"))
+    return load_champion(require(params, "gate.model_name"), require(params, "gate.alias"))
+
+
+def champion_profile(params: dict[str, Any], scorer: Any) -> Any:
+    """Signature columns/kinds + the stored training profile (categories, labels, ranges)."""
+    from mlgate.adapters.champion import fetch_reference, signature_inputs
+    from mlgate.core.scoring import profile_from_signature
+
+    try:
+        stored = fetch_reference(scorer.run_id)[1]
+    except MlgateError as exc:
+        log.warning("%s; checking columns and types against the signature only", exc)
+        stored = None
+    return profile_from_signature(signature_inputs(scorer.uri), stored,
+                                  require(params, "data.target"), require(params, "task.type"))
+
+
+def write_table(path: Path, df: pd.DataFrame) -> None:
+    """Write CSV or Parquet (by suffix) atomically; other suffixes are an error naming the file."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise DataError(f"{path}: unsupported output type {suffix!r}; use .csv or .parquet")
+    if suffix == ".csv":
+        write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
+    else:
+        write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    """Score a CSV/Parquet batch with the champion after checking it against the signature."""
+    params = _params()
+    scorer = _champion(params)
+    scored = score_file(params, scorer, champion_profile(params, scorer), Path(args.input))
+    write_table(Path(args.output), scored)
+    sys.stdout.write(f"scored {len(scored)} rows of {args.input} with {scorer.uri} "
+                     f"-> {args.output}\n")
+
+
+def score_file(params: dict[str, Any], scorer: Any, profile: Any, path: Path) -> pd.DataFrame:
+    """Check and score one CSV/Parquet batch with the champion, on `score.engine`."""
+    from mlgate.core.scoring import ScoreConfig, score_batch
+    from mlgate.engines.spark_scoring import engine_model
+
+    cfg = ScoreConfig.from_params(require(params, "score"))
+    with engine_model(cfg, scorer.model, scorer.uri) as model:  # score.engine: pandas | spark
+        scored, _ = score_batch(model, read_table(path), profile, cfg, str(path), scorer.uri)
+    return scored
+
+
+def drift_config(params: dict[str, Any], profile: Any) -> Any:
+    """`drift:` params plus data.categorical and the stored profile's categorical columns."""
+    from mlgate.core.drift import DriftConfig
+
+    cfg = DriftConfig.from_params(require(params, "drift"))
+    extra = [*(require(params, "data").get("categorical") or []), *profile.categories]
+    return dataclasses.replace(cfg, categorical=list(dict.fromkeys([*cfg.categorical, *extra])))
+
+
+def cmd_drift(args: argparse.Namespace) -> None:
+    """Check a batch for drift against the champion's stored reference; exit 1 per fail_on."""
+    from mlgate.adapters.champion import fetch_reference, signature_inputs
+    from mlgate.core.drift import fails, run_drift, save_html, verdict_line
+    from mlgate.core.scoring import profile_from_signature
+
+    params = _params()
+    scorer = _champion(params)
+    reference, stored = fetch_reference(scorer.run_id)
+    profile = profile_from_signature(signature_inputs(scorer.uri), stored, stored.target,
+                                     stored.task)
+    current = score_file(params, scorer, profile, Path(args.current))
+    cfg = drift_config(params, profile)
+    summary, snapshot = run_drift(reference, current, cfg, profile.target, profile.task)
+    summary = {**scorer.describe(), "current": str(args.current), **summary}
+    if args.json:
+        write_json(args.json, summary)
+    if args.html:
+        save_html(snapshot, Path(args.html))
+    sys.stdout.write(verdict_line(summary) + "\n")
+    fail_on = args.fail_on or cfg.fail_on
+    if fails(summary["action"], fail_on):
+        raise MlgateError(f"drift action {summary['action']!r} reached fail_on={fail_on}")
+
+
+def retrain_command(action: str, overrides: list[str], force: bool = False,
+                    queue: bool = False) -> list[str]:
+    """The `dvc exp run` command for a drift action; MlgateError when it must not retrain."""
+    if action == "investigate" and not force:
+        raise MlgateError("drift action is `investigate`: the shift is too large for an "
+                          "automatic retrain; read reports/drift.html (or pass --force)")
+    if action not in ("retrain", "investigate") and not force:
+        raise MlgateError(f"drift action is `{action}`: nothing to retrain (pass --force to "
+                          "retrain anyway)")
+    if not overrides:
+        raise MlgateError("`drift.retrain.overrides` is empty: say how the current batch is "
+                          "folded into the model data, e.g. split.current='year >= 5'")
+    sets = [arg for o in overrides for arg in ("-S", o)]
+    return ["dvc", "exp", "run", *sets, *(["--queue"] if queue else [])]
+
+
+def shell_join(cmd: list[str]) -> str:
+    """The command as a user would type it: double quotes where shlex would nest singles."""
+    def quote(arg: str) -> str:
+        if shlex.quote(arg) == arg or any(ch in arg for ch in '"$`\\'):
+            return shlex.quote(arg)
+        return f'"{arg}"'
+
+    return " ".join(quote(a) for a in cmd)
+
+
+def cmd_retrain(args: argparse.Namespace) -> None:
+    """Run (or print) the retraining experiment when the last drift action is `retrain`."""
+    from mlgate.core.drift import DriftConfig
+
+    root = repo_root()
+    report = read_json(Path(args.report) if args.report else root / paths.DRIFT_JSON)
+    if "action" not in report:
+        raise DataError(f"{args.report or paths.DRIFT_JSON}: no `action` (rerun the drift stage)")
+    overrides = DriftConfig.from_params(require(_params(), "drift")).retrain["overrides"]
+    if report["action"] == "none" and not args.force:
+        sys.stdout.write("drift action is `none`: nothing to retrain\n")
+        return
+    cmd = retrain_command(report["action"], overrides, args.force, args.queue)
+    sys.stdout.write(shell_join(cmd) + "\n")
+    if args.dry_run:
+        return
+    code = subprocess.run(cmd, cwd=root, check=False).returncode
+    if code:
+        raise MlgateError(f"`{shell_join(cmd)}` exited {code}")
+
+
+def register_scoring(sub: Any) -> None:
+    """Add the predict, drift and retrain sub-commands to the `mlgate` parser."""
+    p = sub.add_parser("predict", help="score a CSV/Parquet file with the champion model")
+    p.add_argument("--input", required=True, type=Path, help="batch to score (.csv/.parquet)")
+    p.add_argument("--output", required=True, type=Path, help="where to write the predictions")
+    p.set_defaults(func=cmd_predict)
+    d = sub.add_parser("drift", help="check a batch for drift against the champion's reference")
+    d.add_argument("--current", required=True, type=Path, help="batch to check (.csv/.parquet)")
+    d.add_argument("--json", type=Path, help="write the drift summary here")
+    d.add_argument("--html", type=Path, help="write the Evidently report here")
+    d.add_argument("--fail-on", choices=["never", "retrain", "investigate"],
+                   help="exit 1 at this action (default: drift.fail_on)")
+    d.set_defaults(func=cmd_drift)
+    r = sub.add_parser("retrain", help="dvc exp run with the current batch folded into training "
+                                       "when the last drift action is `retrain`")
+    r.add_argument("--report", help="drift summary to read (default: reports/drift.json)")
+    r.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
+    r.add_argument("--force", action="store_true", help="retrain whatever the action says")
+    r.add_argument("--queue", action="store_true", help="queue the experiment (dvc exp run "
+                                                        "--queue) instead of running it")
+    r.set_defaults(func=cmd_retrain)

@@ -1,0 +1,2 @@
+"""Engines that do the heavy computing: PyCaret training, Dask cross-validation, Spark scoring.
+Import mlgate.base and mlgate.core."""

@@ -1,0 +1,435 @@
+"""Train: PyCaret CV of each configured candidate, optional tuning, finalize on all rows."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+from sklearn import metrics as skm
+
+from mlgate.base.errors import ConfigError, DataError, MlgateError
+from mlgate.base.params import check_keys, check_number
+from mlgate.core.model_steps import MissingAsNaN
+from mlgate.core.onboard import looks_like_dates
+
+log = logging.getLogger(__name__)
+
+TASKS = {"classification": "ClassificationExperiment", "regression": "RegressionExperiment"}
+TRAIN_KEYS = {"estimators", "fold", "sort", "n_jobs", "seed", "setup", "tune", "parallel", "dask"}
+TUNE_KEYS = {"enabled", "n_iter", "grid", "choose_better"}
+PARALLEL = ("none", "dask")  # where the candidates are cross-validated
+# setup() arguments mlgate owns; config may not override them through `train.setup`.
+RESERVED_SETUP = {"data", "target", "session_id", "fold", "n_jobs", "verbose", "html",
+                  "log_experiment", "system_log", "categorical_features", "test_data",
+                  "custom_pipeline", "custom_pipeline_position"}
+# How PyCaret and scikit-learn report a metric they could not compute on a fold (and then
+# replace by an error score): PyCaret's scorer wrapper, scikit-learn's _score, a failed fit.
+SCORE_FAILURES = (re.compile(r"Metric '(?P<metric>.*?)' failed and error score"),
+                  re.compile(r"Scoring failed\. The score on this train-test partition"),
+                  re.compile(r"fits failed out of a total of"))
+# PyCaret CV columns where smaller is better (all others: larger is better).
+LOWER_IS_BETTER = {"MAE", "MSE", "RMSE", "RMSLE", "MAPE", "TT (Sec)"}
+
+
+class TrainingError(MlgateError):
+    """A candidate could not be trained; the message names it."""
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """`train.tune`: PyCaret tune_model of the best candidate (random search)."""
+
+    enabled: bool = False
+    n_iter: int = 10
+    grid: dict[str, dict[str, list]] | None = None  # per estimator id; absent: PyCaret's space
+    choose_better: bool = True
+
+
+@dataclass(frozen=True)
+class DaskConfig:
+    """`train.dask`: a LocalCluster on 127.0.0.1 (address null) or a running scheduler."""
+
+    address: str | None = None  # e.g. tcp://scheduler:8786; null: start a LocalCluster
+    n_workers: int = 2  # LocalCluster only
+    threads_per_worker: int = 1  # LocalCluster only
+    connect_timeout: float = 30.0  # seconds to reach `address`
+
+    @classmethod
+    def from_params(cls, section: dict[str, Any] | None) -> DaskConfig:
+        """Build from `train.dask`, naming an unknown key or a bad value."""
+        section = dict(section or {})
+        check_keys(section, set(cls.__dataclass_fields__), "train.dask")
+        cfg = cls(**section)
+        for key, kind, what in (("n_workers", int, "integer"), ("threads_per_worker", int,
+                                "integer"), ("connect_timeout", int | float, "number")):
+            value = getattr(cfg, key)
+            if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+                raise ConfigError(f"`train.dask.{key}` must be a positive {what}, not {value!r}")
+        if cfg.address is not None and not isinstance(cfg.address, str):
+            raise ConfigError(f"`train.dask.address` must be null or an address like "
+                              f"tcp://scheduler:8786, not {cfg.address!r}")
+        return cfg
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """`train:` params plus the task and the dataset's target and categorical columns."""
+
+    target: str
+    estimators: tuple[str, ...]
+    task: str = "classification"
+    fold: int = 5
+    sort: str = "AUC"
+    n_jobs: int = 1
+    seed: int = 42
+    categorical: tuple[str, ...] = ()
+    setup: dict[str, Any] = field(default_factory=dict)
+    tune: TuneConfig = field(default_factory=TuneConfig)
+    parallel: str = "none"
+    dask: DaskConfig = field(default_factory=DaskConfig)
+
+    @classmethod
+    def from_params(cls, data: dict[str, Any], section: dict[str, Any],
+                    task: str = "classification") -> TrainConfig:
+        """Build from the `data:`, `train:` and `task.type` params."""
+        check_keys(section, TRAIN_KEYS, "train")
+        if task not in TASKS:
+            raise ConfigError(f"`task.type` must be one of {sorted(TASKS)}, not {task!r}")
+        setup = dict(section.get("setup") or {})
+        clash = sorted(RESERVED_SETUP & set(setup))
+        if clash:
+            raise ConfigError(f"`train.setup` may not set {clash}: mlgate sets them itself")
+        if not section.get("estimators"):
+            raise ConfigError("`train.estimators` must list at least one PyCaret model id")
+        tune = dict(section.get("tune") or {})
+        check_keys(tune, TUNE_KEYS, "train.tune")
+        check_ranges(section, tune)
+        return cls(target=data["target"], estimators=tuple(section["estimators"]), task=task,
+                   categorical=tuple(data.get("categorical") or ()), setup=setup,
+                   tune=TuneConfig(**tune), parallel=parallel_mode(section),
+                   dask=DaskConfig.from_params(section.get("dask")),
+                   **{k: section[k] for k in ("fold", "sort", "n_jobs", "seed") if k in section})
+
+
+def check_ranges(section: dict[str, Any], tune: dict[str, Any]) -> None:
+    """Range-check the numeric `train.*` keys present, naming the key."""
+    if "fold" in section:  # one fold is no cross-validation: PyCaret needs at least 2
+        check_number(section["fold"], "train.fold", low=2, integer=True)
+    if "seed" in section:
+        check_number(section["seed"], "train.seed", low=0, integer=True)
+    if "n_jobs" in section and section["n_jobs"] != -1:
+        check_number(section["n_jobs"], "train.n_jobs (or -1: all cores)", low=1, integer=True)
+    if "n_iter" in tune:
+        check_number(tune["n_iter"], "train.tune.n_iter", low=1, integer=True)
+
+
+def parallel_mode(section: dict[str, Any]) -> str:
+    """`train.parallel`: none (CV in this process) or dask (one Dask task per candidate)."""
+    mode = section.get("parallel", "none")
+    mode = "none" if mode is None else mode
+    if mode not in PARALLEL:
+        raise ConfigError(f"`train.parallel` must be one of {list(PARALLEL)}, not {mode!r}")
+    return mode
+
+
+@dataclass
+class Candidate:
+    """One cross-validated candidate: its CV means and stds, hyperparameters and fit time."""
+
+    id: str
+    name: str
+    model: Any
+    cv: dict[str, float]
+    cv_std: dict[str, float]
+    seconds: float
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The estimator's hyperparameters."""
+        return self.model.get_params() if hasattr(self.model, "get_params") else {}
+
+
+@dataclass
+class TrainResult:
+    """The finalized pipeline, every candidate, the winner and the optional tuned model."""
+
+    model: Any
+    candidates: list[Candidate]
+    best: Candidate
+    tuned: Candidate | None = None
+
+    @property
+    def best_id(self) -> str:
+        """PyCaret id of the winning estimator."""
+        return self.best.id
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """CV means of every candidate (and the tuned model), best first."""
+        rows = [*self.candidates, *([self.tuned] if self.tuned else [])]
+        board = pd.DataFrame([{"Model": c.name, **c.cv, "TT (Sec)": round(c.seconds, 3)}
+                              for c in rows], index=pd.Index([c.id for c in rows], name="id"))
+        return board
+
+    @property
+    def cv_metrics(self) -> dict[str, float]:
+        """The final model's cross-validated metrics, with MLflow-safe names."""
+        chosen = self.tuned or self.best
+        return {metric_name(k): v for k, v in chosen.cv.items() if math.isfinite(v)}
+
+
+def metric_name(column: str) -> str:
+    """PyCaret leaderboard column -> MLflow-safe metric name: `TT (Sec)` -> `cv_tt_sec`."""
+    return "cv_" + re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_")
+
+
+def check_features(train: pd.DataFrame, cfg: TrainConfig) -> None:
+    """Refuse, naming the column, what PyCaret would fail on deep inside setup or predict."""
+    for col in train.columns:
+        s = train[col]
+        if col == cfg.target:
+            continue
+        if ptypes.is_datetime64_any_dtype(s):
+            raise ConfigError(f"column `{col}` is a datetime: the model does not take datetime "
+                              "columns yet; list it in `split.drop_columns` (it can still "
+                              "drive `split.current`)")
+        if s.dtype == object and looks_like_dates(s.head(1000))[0]:
+            raise ConfigError(f"column `{col}` holds dates stored as text (e.g. "
+                              f"{s.dropna().iloc[0]!r}); declare it in `data.datetime` and list "
+                              "it in `split.drop_columns`, or drop it (`data.drop_columns`)")
+
+
+def check_folds(train: pd.DataFrame, cfg: TrainConfig) -> None:
+    """Stratified CV needs every class in every fold: at least `train.fold` rows per class."""
+    if cfg.task != "classification" or cfg.target not in train.columns:
+        return
+    counts = train[cfg.target].value_counts()
+    if len(counts) and counts.min() < cfg.fold:
+        raise ConfigError(f"`train.fold` = {cfg.fold}, but class {counts.idxmin()!r} of "
+                          f"`{cfg.target}` has only {counts.min()} training row(s); lower "
+                          "train.fold or drop the rare class (`data.filter`)")
+
+
+def make_experiment(train: pd.DataFrame, cfg: TrainConfig):
+    """Run PyCaret setup with mlgate's fixed choices (no PyCaret logging, no nested jobs).
+
+    The first step of the pipeline makes missing text values NaN (model_steps.MissingAsNaN),
+    and classification gets correct AUC, Recall, Prec. and F1 scorers (register_scorers).
+    """
+    import pycaret.classification
+    import pycaret.regression
+
+    if cfg.target not in train.columns:
+        raise DataError(f"training data lacks the target column `{cfg.target}`")
+    check_features(train, cfg)
+    check_folds(train, cfg)
+    module = pycaret.classification if cfg.task == "classification" else pycaret.regression
+    exp = getattr(module, TASKS[cfg.task])()
+    try:
+        exp.setup(data=train, target=cfg.target, session_id=cfg.seed, fold=cfg.fold,
+                  n_jobs=cfg.n_jobs, categorical_features=list(cfg.categorical) or None,
+                  verbose=False, html=False, log_experiment=False, system_log=False,
+                  custom_pipeline=[("missing_as_nan", MissingAsNaN())],
+                  custom_pipeline_position=0, **cfg.setup)
+    except (TypeError, ValueError) as exc:  # bad train.setup options, unusable columns
+        raise TrainingError(f"PyCaret setup() failed on the training data: {exc} (check "
+                            "`train.setup` and the column kinds in `validate.columns`)") from exc
+    if cfg.task == "classification":
+        register_scorers(exp)
+    return exp
+
+
+def cv_roc_auc(y_true: Any, y_score: Any, sample_weight: Any = None) -> float:
+    """PyCaret's `AUC` column: binary ROC AUC, or one-vs-rest weighted by class prevalence.
+
+    PyCaret 3.3.2's own scorer asks for decision_function first; since scikit-learn 1.4 a
+    multiclass decision_function reaches roc_auc_score, which needs probabilities, fails, and
+    PyCaret records 0.0 (pycaret#3932, PR #3935). Ours asks for predict_proba first.
+    """
+    y_score = np.asarray(y_score)
+    if y_score.ndim == 1:  # binary: the positive class's probability (or decision value)
+        return float(skm.roc_auc_score(y_true, y_score, sample_weight=sample_weight))
+    return float(skm.roc_auc_score(y_true, y_score, multi_class="ovr", average="weighted",
+                                   sample_weight=sample_weight))
+
+
+def _averaging(y_true: Any, y_pred: Any) -> dict[str, Any]:
+    """Binary: of the positive (last sorted) label, as mlgate's test metrics; else weighted."""
+    labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
+    return {"average": "binary", "pos_label": labels[-1]} if len(labels) == 2 else \
+        {"average": "weighted"}
+
+
+def label_metric(score: Callable[..., float]) -> Callable[..., float]:
+    """A CV column from predicted labels: `score` of the positive class, or weighted."""
+    def metric(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+        return float(score(y_true, y_pred, zero_division=0, sample_weight=sample_weight,
+                           **_averaging(y_true, y_pred)))
+
+    metric.__name__ = metric.__qualname__ = f"cv_{score.__name__}"
+    return metric
+
+
+# PyCaret metric id -> (score function, response methods). PyCaret 3.3.2 decides "binary"
+# by y_true being 0/1, but its CV hands over the labels as they are: with text or boolean
+# labels ("no"/"yes") its Recall, Prec. and F1 silently become weighted averages over both
+# classes. These compute the positive class's, as for 0/1 labels and as the test metrics do.
+CV_SCORERS = {"auc": (cv_roc_auc, ("predict_proba", "decision_function")),
+              "recall": (label_metric(skm.recall_score), "predict"),
+              "precision": (label_metric(skm.precision_score), "predict"),
+              "f1": (label_metric(skm.f1_score), "predict")}
+
+
+def register_scorers(exp: Any) -> None:
+    """Replace PyCaret's AUC, Recall, Prec. and F1 of this experiment, keeping their columns.
+
+    The containers are swapped in `exp._all_metrics`, where PyCaret's own add_metric puts
+    metrics; add_metric would append a column and return 0.0 on failure. Ours return NaN on
+    failure, so a metric that could not be computed never ranks a candidate.
+    """
+    from pycaret.containers.metrics.classification import ClassificationMetricContainer
+    from pycaret.internal.metrics import make_scorer_with_error_score
+
+    for metric_id, (func, response) in CV_SCORERS.items():
+        old = exp._all_metrics[metric_id]
+        exp._all_metrics[metric_id] = ClassificationMetricContainer(
+            id=metric_id, name=old.name, display_name=old.display_name, score_func=func,
+            scorer=make_scorer_with_error_score(func, response_method=response,
+                                                error_score=np.nan),
+            target="pred_proba" if metric_id == "auc" else "pred")
+
+
+@contextmanager
+def failed_scores(estimator: str) -> Iterator[None]:
+    """Log, naming the candidate, every CV metric that failed on a fold (PyCaret and
+    scikit-learn turn those into an error score and only warn); other warnings pass on."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    failures: dict[str, list[str]] = {}
+    for w in caught:
+        text = str(w.message)
+        match = next((p.search(text) for p in SCORE_FAILURES if p.search(text)), None)
+        if match is None:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        what = match.groupdict().get("metric") or text.splitlines()[0][:120]
+        cause = [line for line in text.splitlines() if line.strip()][-1][:200]
+        failures.setdefault(what, []).append(cause)
+    for what, causes in failures.items():
+        log.warning("candidate %s: %s could not be computed on %d fold(s) (%s); its CV value "
+                    "is NaN and never ranks the candidate", estimator, what, len(causes),
+                    causes[0])
+
+
+def check_estimators(exp, estimators: tuple[str, ...]) -> None:
+    """Reject estimator ids PyCaret does not know, naming them and the valid ones."""
+    known = set(exp.models().index)
+    unknown = [e for e in estimators if e not in known]
+    if unknown:
+        raise ConfigError(f"`train.estimators`: unknown PyCaret model id(s) {unknown}; "
+                          f"available: {sorted(known)}")
+
+
+def _scores(exp) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and std rows of PyCaret's last CV score grid (NaN where a fold failed)."""
+    grid = exp.pull()
+    return ({str(k): float(v) for k, v in grid.loc["Mean"].items()},
+            {str(k): float(v) for k, v in grid.loc["Std"].items()})
+
+
+def cross_validate(exp, estimator: str, position: str) -> Candidate:
+    """CV one candidate with PyCaret create_model, logging progress."""
+    name = str(exp.models().loc[estimator, "Name"])
+    log.info("candidate %s: %s (%s) ...", position, estimator, name)
+    started = time.perf_counter()
+    try:
+        with failed_scores(estimator):  # error_score NaN: a failed fold never scores 0.0
+            model = exp.create_model(estimator, verbose=False, error_score=np.nan)
+    except Exception as exc:  # PyCaret wraps estimator failures in many types
+        raise TrainingError(f"candidate {estimator!r} failed to train: {exc}") from exc
+    mean, std = _scores(exp)
+    seconds = time.perf_counter() - started
+    log.info("candidate %s: %s done in %.1f s: %s", position, estimator, seconds,
+             ", ".join(f"{k} {v:.4f}" for k, v in mean.items()))
+    return Candidate(estimator, name, model, mean, std, seconds)
+
+
+def pick_best(candidates: list[Candidate], sort: str) -> Candidate:
+    """The candidate with the best mean CV `sort` metric."""
+    if sort not in candidates[0].cv:
+        raise ConfigError(f"`train.sort` = {sort!r} is not a CV metric; use one of "
+                          f"{sorted(candidates[0].cv)}")
+    ranked = [c for c in candidates if math.isfinite(c.cv[sort])]
+    for c in candidates:
+        if c not in ranked:
+            log.warning("candidate %s is not ranked: its CV %s could not be computed", c.id, sort)
+    if not ranked:
+        raise TrainingError(f"no candidate has a CV `{sort}` (train.sort): it failed on every "
+                            "candidate; see the warnings above, or sort by another metric")
+    sign = -1.0 if sort in LOWER_IS_BETTER else 1.0
+    return max(ranked, key=lambda c: sign * c.cv[sort])
+
+
+def tune(exp, best: Candidate, cfg: TrainConfig) -> Candidate:
+    """PyCaret tune_model (random search, progress per fit) of the best candidate."""
+    log.info("tuning %s: %d iterations x %d folds, optimising %s", best.id, cfg.tune.n_iter,
+             cfg.fold, cfg.sort)
+    started = time.perf_counter()
+    grid = (cfg.tune.grid or {}).get(best.id)
+    try:
+        with failed_scores(f"{best.id} (tuning)"):
+            model = exp.tune_model(best.model, n_iter=cfg.tune.n_iter, custom_grid=grid,
+                                   optimize=cfg.sort, choose_better=cfg.tune.choose_better,
+                                   verbose=False, tuner_verbose=2)
+    except ValueError as exc:
+        raise ConfigError(f"`train.tune.grid.{best.id}` = {grid} does not fit {best.name}: "
+                          f"{exc}") from exc
+    mean, std = _scores(exp)
+    log.info("tuned %s in %.1f s: %s %.4f (untuned %.4f)", best.id,
+             time.perf_counter() - started, cfg.sort, mean[cfg.sort], best.cv[cfg.sort])
+    return Candidate(f"{best.id}_tuned", f"{best.name} (tuned)", model, mean, std,
+                     time.perf_counter() - started)
+
+
+def cross_validate_all(exp, estimators: tuple[str, ...],
+                       on_candidate: Callable[[Candidate], None] | None = None) -> list[Candidate]:
+    """CV the candidates one after the other in this process, in config order."""
+    candidates = []
+    for i, est in enumerate(estimators, 1):
+        candidates.append(cross_validate(exp, est, f"{i}/{len(estimators)}"))
+        if on_candidate:
+            on_candidate(candidates[-1])
+    return candidates
+
+
+def train_model(train: pd.DataFrame, cfg: TrainConfig,
+                on_candidate: Callable[[Candidate], None] | None = None) -> TrainResult:
+    """CV every candidate, pick the best by `sort`, optionally tune, refit on all rows."""
+    exp = make_experiment(train, cfg)
+    check_estimators(exp, cfg.estimators)
+    log.info("%s: %d candidate(s), %d-fold CV, sorted by %s, parallel=%s", cfg.task,
+             len(cfg.estimators), cfg.fold, cfg.sort, cfg.parallel)
+    if cfg.parallel == "dask":
+        from mlgate.engines.parallel import cross_validate_on_dask
+
+        candidates = cross_validate_on_dask(train, cfg, on_candidate)
+    else:
+        candidates = cross_validate_all(exp, cfg.estimators, on_candidate)
+    best = pick_best(candidates, cfg.sort)
+    log.info("best candidate: %s (%s = %.4f)", best.id, cfg.sort, best.cv[cfg.sort])
+    tuned = tune(exp, best, cfg) if cfg.tune.enabled else None
+    if tuned and on_candidate:
+        on_candidate(tuned)
+    log.info("refitting %s on all %d training rows", (tuned or best).id, len(train))
+    return TrainResult(exp.finalize_model((tuned or best).model), candidates, best, tuned)
