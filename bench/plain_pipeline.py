@@ -33,7 +33,7 @@ import mlflow
 import pandas as pd
 
 from mlgate.adapters.champion import load_scorer, log_reference
-from mlgate.adapters.promotion import Candidate, run_gate
+from mlgate.adapters.promotion import GateCandidate, run_gate
 from mlgate.adapters.registry import champion_score
 from mlgate.adapters.tracking import (
     content_tags,
@@ -64,8 +64,9 @@ from mlgate.core.scoring import (
 )
 from mlgate.core.split import SplitConfig, split_all
 from mlgate.core.validation import Schema, describe_failures, validate
+from mlgate.engines.selection import train_model
 from mlgate.engines.spark_scoring import engine_model
-from mlgate.engines.training import TrainConfig, train_model
+from mlgate.engines.training import TrainConfig
 from mlgate.pipeline.stage import setup_logging
 
 log = logging.getLogger("plain")
@@ -163,7 +164,7 @@ def register_step(params: dict[str, Any], model: Any, train: pd.DataFrame, test:
     provenance.update({"data.train_md5": file_md5(paths.TRAIN),
                        "data.test_md5": file_md5(paths.TEST)})
     baseline, predictor = baseline_metrics(train, test, target, task)
-    cand = stage.with_model_meta(Candidate(
+    cand = stage.with_model_meta(GateCandidate(
         run_info["model_uri"], run_info["run_id"], metrics,
         Evidence(score_slices(model, test, target, cfg, task),
                  measure_latency(model, test, target), baseline=baseline,

@@ -1,21 +1,10 @@
-"""Stage ingest: read `data.source`, drop leakage columns, write data/raw/dataset.parquet."""
+"""Stage ingest: read `data.source`, drop leakage columns, write data/raw/dataset.parquet.
 
-from pathlib import Path
+The dvc.yaml cmd runs this file; the stage is mlgate.pipeline.ingest.run.
+"""
 
-from mlgate.base import paths
-from mlgate.base.io import write_parquet
-from mlgate.base.params import require
-from mlgate.core.ingest import ingest, load_source
+from mlgate.pipeline.ingest import run
 from mlgate.pipeline.stage import stage_main
 
-
-def main(params: dict) -> None:
-    """Load, clean and write the raw dataset."""
-    data = require(params, "data")
-    df = load_source(require(params, "data.source"), Path.cwd())
-    write_parquet(paths.RAW, ingest(df, list(data.get("drop_columns") or []), data.get("filter"),
-                                    data.get("datetime")))
-
-
 if __name__ == "__main__":
-    stage_main("ingest", main)
+    stage_main("ingest", run)

@@ -1,41 +1,10 @@
-"""Stage train: PyCaret CV of each candidate (MLflow child runs), tune, finalize, log model."""
+"""Stage train: PyCaret CV of each candidate (MLflow child runs), tune, finalize, log model.
 
-import joblib
-import mlflow
+The dvc.yaml cmd runs this file; the stage is mlgate.pipeline.train.run.
+"""
 
-from mlgate.adapters.tracking import content_tags, flatten, log_candidate, log_model, pipeline_run
-from mlgate.base import paths
-from mlgate.base.io import read_table, write_atomic, write_json
-from mlgate.base.params import PARAMS_FILE, require
-from mlgate.engines.training import TrainConfig, train_model
 from mlgate.pipeline.stage import stage_main
-
-
-def main(params: dict) -> None:
-    """Train inside a new MLflow run; write the model, leaderboard, CV metrics and run id."""
-    task = require(params, "task.type")
-    cfg = TrainConfig.from_params(require(params, "data"), require(params, "train"), task)
-    train = read_table(paths.TRAIN)
-    with pipeline_run(require(params, "tracking"), "train") as run:
-        mlflow.set_tags(content_tags({"train_data": paths.TRAIN, "test_data": paths.TEST}))
-        logged = {k: params[k] for k in ("task", "data", "split", "train")}
-        logged["data"] = {k: v for k, v in params["data"].items() if k != "by_task"}  # resolved
-        mlflow.log_params(flatten(logged))
-        mlflow.log_artifact(PARAMS_FILE)
-        children = {}
-        result = train_model(train, cfg, lambda c: children.update({c.id: log_candidate(c)}))
-        mlflow.MlflowClient().set_tag(children[result.best_id], "mlgate.selected", "true")
-        mlflow.log_metrics(result.cv_metrics)
-        mlflow.set_tags({"mlgate.best_model": result.best_id, "mlgate.task": task})
-        mlflow.log_text(result.leaderboard.to_csv(), "leaderboard.csv")
-        info = log_model(result.model, train.drop(columns=[cfg.target]))
-    write_atomic(paths.MODEL, lambda tmp: joblib.dump(result.model, tmp))
-    write_atomic(paths.LEADERBOARD, lambda tmp: result.leaderboard.to_csv(tmp))
-    write_json(paths.TRAIN_REPORT, {"task": task, "best_model": result.best_id,
-                                    "tuned": result.tuned is not None, **result.cv_metrics})
-    write_json(paths.RUN, {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
-                           "model_uri": info.model_uri})
-
+from mlgate.pipeline.train import run
 
 if __name__ == "__main__":
-    stage_main("train", main)
+    stage_main("train", run)

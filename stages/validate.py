@@ -1,27 +1,10 @@
-"""Stage validate: check the raw dataset against the declared schema; fail naming every rule."""
+"""Stage validate: check the raw dataset against the declared schema; fail naming every rule.
 
-import logging
+The dvc.yaml cmd runs this file; the stage is mlgate.pipeline.validate.run.
+"""
 
-from mlgate.base import paths
-from mlgate.base.errors import DataError
-from mlgate.base.io import read_table, write_json
-from mlgate.base.params import require
-from mlgate.core.validation import Schema, describe_failures, validate
 from mlgate.pipeline.stage import stage_main
-
-log = logging.getLogger("mlgate.validate")
-
-
-def main(params: dict) -> None:
-    """Validate and write reports/validation.json; raise when any rule fails."""
-    schema = Schema.from_params(require(params, "data.target"), require(params, "validate"))
-    report = validate(read_table(paths.RAW), schema)
-    write_json(paths.VALIDATION, report)
-    if not report["passed"]:
-        raise DataError(f"{paths.RAW} failed validation ({len(report['failures'])} problem(s)): "
-                        f"{describe_failures(report)}")
-    log.info("validation passed: %d rows, %d columns", report["n_rows"], report["n_columns"])
-
+from mlgate.pipeline.validate import run
 
 if __name__ == "__main__":
-    stage_main("validate", main)
+    stage_main("validate", run)

@@ -188,7 +188,7 @@ def check_registry_loads(repo: Repo, killed_run: str) -> None:
 
 def test_an_interrupted_registration_is_resumed_and_orphans_are_marked(tmp_path, monkeypatch):
     """The registry side in isolation: `pending` versions left by dead registering processes."""
-    from mlgate.adapters.promotion import Candidate, run_gate
+    from mlgate.adapters.promotion import GateCandidate, run_gate
     from mlgate.adapters.registry import register_version
     from mlgate.adapters.tracking import log_model
     from mlgate.core.gate import CHAMPION, GateConfig
@@ -209,7 +209,7 @@ def test_an_interrupted_registration_is_resumed_and_orphans_are_marked(tmp_path,
                                            "registration.owner": f"{gethostname()}:{os.getpid()}"})
         cfg = GateConfig.from_params({"model_name": "m-crash",
                                       "thresholds": {"roc_auc": {"min": 0.5}}})
-        outcome = run_gate(cfg, Candidate(ours, "run", {"roc_auc": 0.8}), lambda: None, uri)[1]
+        outcome = run_gate(cfg, GateCandidate(ours, "run", {"roc_auc": 0.8}), lambda: None, uri)[1]
         found = {str(v.version): v for v in MlflowClient().search_model_versions("name='m-crash'")}
         aliases = {k: str(v) for k, v in
                    MlflowClient().get_registered_model("m-crash").aliases.items()}

@@ -10,10 +10,11 @@ import numpy as np
 import psutil
 import pytest
 
-from mlgate.adapters.serving import Server, free_port, group_alive
+from mlgate.adapters.serving import ModelServer, free_port, group_alive
 from mlgate.base.errors import ConfigError, MlgateError
 from mlgate.engines.parallel import _result, check_workers, dask_client, import_distributed
-from mlgate.engines.training import DaskConfig, TrainConfig, TrainingError, train_model
+from mlgate.engines.selection import train_model
+from mlgate.engines.training import DaskConfig, TrainConfig, TrainingError
 
 DATA = {"target": "binexp", "categorical": ["plan", "site"]}
 SECTION = {"estimators": ["lr", "dt"], "fold": 3, "n_jobs": 1, "seed": 3}
@@ -150,12 +151,12 @@ def test_a_failure_on_a_worker_names_the_candidate():
         _result(LostWorker(), "lr")
 
 
-def start(cmd: list[str], log: Path) -> Server:
+def start(cmd: list[str], log: Path) -> ModelServer:
     """A `dask` CLI process in its own process group (stopped by its pid), output to `log`."""
     with log.open("w") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    return Server(process, "", log, cmd[1])
+    return ModelServer(process, "", log, cmd[1])
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from mlgate.adapters.registry import (
     current_version,
     get_version,
     history,
+    logged_model_meta,
     register_version,
     require_alias,
     rollback,
@@ -27,7 +28,6 @@ from mlgate.adapters.registry import (
 from mlgate.adapters.tracking import log_model
 from mlgate.base.errors import DataError, MlgateError
 from mlgate.cli import main as cli
-from mlgate.core.evidence import logged_model_meta
 
 
 @pytest.fixture(scope="module")
@@ -204,14 +204,14 @@ def test_registry_lock_is_exclusive_across_processes(tmp_path, monkeypatch):
 
 
 def test_recheck_compares_again_when_the_champion_moved(store):
-    from mlgate.adapters.promotion import Candidate, recheck
+    from mlgate.adapters.promotion import GateCandidate, recheck
     from mlgate.core.gate import ChampionScore, GateConfig, decide
 
     versions(store, "m-cas", 2)
     set_champion("m-cas", "1", "champion", "challenger")
     cfg = GateConfig.from_params({"model_name": "m-cas", "thresholds": {"roc_auc": {"min": 0.5}},
                                   "improvement": {"metric": "roc_auc", "min_delta": 0.01}})
-    cand = Candidate("models:/x", "run", {"roc_auc": 0.80})
+    cand = GateCandidate("models:/x", "run", {"roc_auc": 0.80})
     seen = decide(cand.metrics, ChampionScore("1", {"roc_auc": 0.70}), cfg)
     rescored = []
 
@@ -227,13 +227,13 @@ def test_recheck_compares_again_when_the_champion_moved(store):
 
 
 def test_the_same_logged_model_is_never_registered_twice(store, monkeypatch):
-    from mlgate.adapters.promotion import Candidate, run_gate
+    from mlgate.adapters.promotion import GateCandidate, run_gate
     from mlgate.core.gate import CHAMPION, GateConfig
 
     monkeypatch.setattr("mlgate.adapters.promotion.smoke_test", lambda uri, tracking: SmokeOk())
     cfg = GateConfig.from_params({"model_name": "m-dedup", "thresholds": {"roc_auc": {"min": 0.5}},
                                   "improvement": {"metric": "roc_auc", "min_delta": 0.01}})
-    cand = Candidate(store["model_uri"], "run", {"roc_auc": 0.80})
+    cand = GateCandidate(store["model_uri"], "run", {"roc_auc": 0.80})
     first = run_gate(cfg, cand, lambda: None, store["uri"])[1]
     assert (first.decision, first.version) == (CHAMPION, "1")
     again = run_gate(cfg, cand, lambda: None, store["uri"])[1]  # e.g. only gate params changed

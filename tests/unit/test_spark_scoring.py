@@ -17,13 +17,15 @@ from sklearn.preprocessing import StandardScaler
 
 from mlgate.base.errors import ConfigError, MlgateError
 from mlgate.core.scoring import (
+    LOCAL_CONF,
     PREDICTION,
     PROBABILITY,
     ScoreConfig,
+    SparkConfig,
     profile_from_frame,
     score_batch,
 )
-from mlgate.engines.spark_scoring import LOCAL_CONF, SparkConfig, build_session, engine_model
+from mlgate.engines.spark_scoring import build_session, engine_model
 
 FEATURES = ["age", "income", "region", "member"]
 SPARK = ScoreConfig(engine="spark")

@@ -123,7 +123,7 @@ def test_runs_left_running_by_a_dead_stage_are_marked_killed(tmp_path):
     import mlflow
     from mlflow import MlflowClient
 
-    from mlgate.adapters.tracking import OWNER_TAG, mark_killed_runs
+    from mlgate.adapters.tracking import RUN_OWNER_TAG, mark_killed_runs
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = mlflow.create_experiment("reap", artifact_location=(tmp_path / "a").as_uri())
@@ -133,7 +133,7 @@ def test_runs_left_running_by_a_dead_stage_are_marked_killed(tmp_path):
     host = socket.gethostname()
     owners = {"dead": f"{host}:{dead}", "alive": f"{host}:{os.getpid()}",
               "elsewhere": f"other-host:{dead}"}
-    runs = {name: client.create_run(exp, tags={OWNER_TAG: owner}).info.run_id
+    runs = {name: client.create_run(exp, tags={RUN_OWNER_TAG: owner}).info.run_id
             for name, owner in owners.items()}
     untagged = client.create_run(exp).info.run_id
 

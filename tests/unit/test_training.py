@@ -8,9 +8,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mlgate.base.errors import ConfigError, DataError
+from mlgate.base.names import metric_name
 from mlgate.core.evaluation import predict_scores
 from mlgate.core.scoring import labels_and_proba, predicts_by_argmax
-from mlgate.engines.training import TrainConfig, TrainingError, metric_name, train_model
+from mlgate.engines.selection import train_model
+from mlgate.engines.training import TrainConfig, TrainingError
 
 DATA = {"target": "binexp", "categorical": ["plan", "site"]}
 

@@ -16,8 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import joblib
+import mlflow
 import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import get_model_info
 
+from mlgate.adapters.registry import current_version, load_version
 from mlgate.base.errors import MlgateError
 from mlgate.core.scoring import Profile
 
@@ -46,10 +51,6 @@ class Scorer:
 
 def load_champion(model_name: str, alias: str) -> Scorer:
     """The version holding `alias`, loaded with its sklearn flavor; MlgateError when none."""
-    import mlflow
-
-    from mlgate.adapters.registry import current_version, load_version
-
     mv = current_version(model_name, alias)
     if mv is None:
         raise MlgateError(f"no version of registered model {model_name!r} holds alias "
@@ -63,10 +64,6 @@ def load_champion(model_name: str, alias: str) -> Scorer:
 def load_scorer(model_name: str, alias: str, model_path: Path,
                 run_info: dict[str, Any]) -> Scorer:
     """The champion when the registry has one, else the model file just trained."""
-    import joblib
-
-    from mlgate.adapters.registry import current_version
-
     if current_version(model_name, alias) is not None:
         return load_champion(model_name, alias)
     log.warning("no %s@%s in the registry: scoring with %s (run %s)", model_name, alias,
@@ -77,8 +74,6 @@ def load_scorer(model_name: str, alias: str, model_path: Path,
 
 def signature_inputs(model_uri: str) -> list[dict[str, Any]]:
     """The input columns of a logged model's signature; MlgateError when it has none."""
-    from mlflow.models import get_model_info
-
     signature = get_model_info(model_uri).signature
     if signature is None or signature.inputs is None:
         raise MlgateError(f"{model_uri} has no input signature: cannot check a batch against it")
@@ -87,8 +82,6 @@ def signature_inputs(model_uri: str) -> list[dict[str, Any]]:
 
 def log_reference(run_id: str, reference: Path, profile: Path) -> None:
     """Store the reference table and the training profile with the model's MLflow run."""
-    from mlflow import MlflowClient
-
     client = MlflowClient()
     for path in (reference, profile):
         client.log_artifact(run_id, str(path), REFERENCE_DIR)
@@ -98,8 +91,6 @@ def log_reference(run_id: str, reference: Path, profile: Path) -> None:
 
 def fetch_reference(run_id: str) -> tuple[pd.DataFrame, Profile]:
     """The reference table and profile stored with `run_id`; MlgateError naming what is missing."""
-    import mlflow
-
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep stderr clean
     with tempfile.TemporaryDirectory() as tmp:
         try:

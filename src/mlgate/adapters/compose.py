@@ -18,7 +18,7 @@ def compose(root: Path, overrides: list[str] | None = None) -> dict:
 
 def compose_to(output: Path, root: Path, overrides: list[str] | None = None) -> None:
     """Write the composed config to `output` with DVC's compose_and_dump."""
-    from dvc.utils.hydra import compose_and_dump
+    from dvc.utils.hydra import compose_and_dump  # lazy: DVC, ~1 s: only composing needs it
 
     compose_and_dump(output, str((root / "conf").resolve()), None, "config", str(root),
                      list(overrides or []))

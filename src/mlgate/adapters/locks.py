@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from mlgate.base import paths
 from mlgate.base.errors import MlgateError
 from mlgate.base.params import repo_root
@@ -28,8 +30,6 @@ def lock_path(root: Path | None = None) -> Path:
 @contextmanager
 def registry_lock(root: Path | None = None, timeout: float = LOCK_TIMEOUT_S) -> Iterator[Path]:
     """Hold the registry lock for the block; MlgateError when it is not free within `timeout`."""
-    from filelock import FileLock, Timeout
-
     path = lock_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path), timeout=timeout)

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Candidate:
+class GateCandidate:
     """The model the pipeline just trained: where it is logged and what the gate measured."""
 
     model_uri: str
@@ -85,7 +85,7 @@ def _same_champion(seen: ChampionScore | None, current: Any | None) -> bool:
     return str(current.version) == seen.version
 
 
-def recheck(decision: GateDecision, cfg: GateConfig, cand: Candidate,
+def recheck(decision: GateDecision, cfg: GateConfig, cand: GateCandidate,
             rescore: Rescore) -> GateDecision:
     """Inside the lock: re-read the champion; if it moved, score the new one and decide again."""
     if _same_champion(decision.champion, current_version(cfg.model_name, cfg.alias)):
@@ -104,7 +104,8 @@ def _move_aliases(cfg: GateConfig, version: str, role: str) -> str:
 
 
 PENDING, INTERRUPTED = "pending", "interrupted"
-OWNER_TAG = "registration.owner"  # host:pid of the process registering a `pending` version
+# host:pid of the process registering a `pending` version
+REGISTRATION_OWNER_TAG = "registration.owner"
 
 
 def recover_interrupted(model_name: str, model_uri: str) -> str | None:
@@ -114,7 +115,8 @@ def recover_interrupted(model_name: str, model_uri: str) -> str | None:
         if mv.source == model_uri and own is None:
             own = str(mv.version)
             log.warning("%s v%s: its registration was interrupted; resuming it", model_name, own)
-        elif mv.tags.get("validation_status") == PENDING and owner_gone(mv.tags.get(OWNER_TAG)):
+        elif (mv.tags.get("validation_status") == PENDING
+              and owner_gone(mv.tags.get(REGISTRATION_OWNER_TAG))):
             log.warning("%s v%s: registration interrupted (its process died); tagged %s",
                         model_name, mv.version, INTERRUPTED)
             set_version_tags(model_name, str(mv.version), {
@@ -124,16 +126,17 @@ def recover_interrupted(model_name: str, model_uri: str) -> str | None:
     return own
 
 
-def pending_version(name: str, cand: Candidate, decision: GateDecision, own: str | None) -> str:
+def pending_version(name: str, cand: GateCandidate, decision: GateDecision, own: str | None) -> str:
     """The candidate's version tagged `pending`: its interrupted one resumed, or a new one."""
-    tags = {**cand.tags(decision), "validation_status": PENDING, OWNER_TAG: process_owner()}
+    tags = {**cand.tags(decision), "validation_status": PENDING,
+            REGISTRATION_OWNER_TAG: process_owner()}
     if own is None:
         return register_version(cand.model_uri, name, tags)
     set_version_tags(name, own, tags)
     return own
 
 
-def register_candidate(cfg: GateConfig, cand: Candidate, decision: GateDecision,
+def register_candidate(cfg: GateConfig, cand: GateCandidate, decision: GateDecision,
                        rescore: Rescore, tracking_uri: str) -> tuple[GateDecision, Outcome]:
     """Register a passing candidate, smoke-test it, then compare-and-set the aliases."""
     name = cfg.model_name
@@ -159,7 +162,7 @@ def register_candidate(cfg: GateConfig, cand: Candidate, decision: GateDecision,
     return decision, Outcome(decision.role, version, alias, "passed", smoke.detail)
 
 
-def reuse_version(cfg: GateConfig, cand: Candidate, decision: GateDecision, rescore: Rescore,
+def reuse_version(cfg: GateConfig, cand: GateCandidate, decision: GateDecision, rescore: Rescore,
                   version: str) -> tuple[GateDecision, Outcome]:
     """The same logged model passed the gate before: move aliases, never register it twice."""
     log.info("%s v%s was registered from this model already: not registering it again",
@@ -174,7 +177,7 @@ def reuse_version(cfg: GateConfig, cand: Candidate, decision: GateDecision, resc
                              "model already registered; aliases updated")
 
 
-def run_gate(cfg: GateConfig, cand: Candidate, rescore: Rescore,
+def run_gate(cfg: GateConfig, cand: GateCandidate, rescore: Rescore,
              tracking_uri: str) -> tuple[GateDecision, Outcome]:
     """Decide; register and move aliases only when every validation check passed."""
     decision = decide(cand.metrics, rescore(), cfg, cand.evidence)

@@ -6,7 +6,14 @@ import json
 import logging
 from typing import Any
 
-from mlgate.base.errors import MlgateError
+import mlflow
+import mlflow.sklearn
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import get_model_info
+
+from mlgate.base.errors import DataError, MlgateError
+from mlgate.core.evidence import score
 from mlgate.core.gate import ChampionScore
 
 log = logging.getLogger(__name__)
@@ -16,8 +23,6 @@ HISTORY_LIMIT = 200
 
 def client() -> Any:
     """An MlflowClient on the configured tracking/registry URI."""
-    from mlflow import MlflowClient
-
     return MlflowClient()
 
 
@@ -29,9 +34,6 @@ def _missing(exc: Exception) -> bool:
 
 def get_model(name: str) -> Any:
     """The registered model `name`, or MlgateError naming it and the store."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     try:
         return client().get_registered_model(name)
     except MlflowException as exc:
@@ -43,8 +45,6 @@ def get_model(name: str) -> Any:
 
 def get_version(name: str, version: str) -> Any:
     """One version of `name`, or MlgateError naming the version and the existing ones."""
-    from mlflow.exceptions import MlflowException
-
     get_model(name)
     if not str(version).isdigit():
         raise MlgateError(f"model version must be a number, got {version!r}")
@@ -67,8 +67,6 @@ def list_versions(name: str) -> list[Any]:
 
 def current_version(model_name: str, alias: str) -> Any | None:
     """The model version holding `alias`, or None when the model or alias does not exist."""
-    from mlflow.exceptions import MlflowException
-
     try:
         return client().get_model_version_by_alias(model_name, alias)
     except MlflowException as exc:
@@ -88,16 +86,12 @@ def require_alias(model_name: str, alias: str) -> Any:
 
 def load_version(model_name: str, version: str) -> Any:
     """Load a registered version with its sklearn flavor (keeps predict_proba)."""
-    import mlflow.sklearn
-
     return mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
 
 
 def champion_score(model_name: str, alias: str, test: Any, target: str,
                    task: str = "classification") -> ChampionScore | None:
     """The model holding `alias` scored on `test`; None when there is no such model."""
-    from mlgate.core.evidence import score
-
     current = current_version(model_name, alias)
     if current is None:
         return None
@@ -113,8 +107,6 @@ def champion_score(model_name: str, alias: str, test: Any, target: str,
 
 def register_version(model_uri: str, model_name: str, tags: dict[str, str]) -> str:
     """Register `model_uri` as a new version of `model_name` with `tags`; return the version."""
-    import mlflow
-
     mv = mlflow.register_model(model_uri, model_name, tags=tags)
     log.info("registered %s version %s", model_name, mv.version)
     return str(mv.version)
@@ -201,3 +193,13 @@ def rollback(model_name: str, alias: str) -> tuple[str, str]:
     _save_history(model_name, alias, past)
     log.info("%s @%s rolled back from v%s to v%s", model_name, alias, current, previous)
     return current, previous
+
+
+def logged_model_meta(model_uri: str) -> tuple[bool, bool]:
+    """(has signature, has input example) of the logged model in models/run.json."""
+    try:
+        info = get_model_info(model_uri)
+    except Exception as exc:  # MlflowException, OSError: the artifact cannot be read
+        raise DataError(f"models/run.json: model_uri {model_uri!r} cannot be read from the "
+                        f"MLflow store: {exc}") from exc
+    return info.signature is not None, info.saved_input_example_info is not None

@@ -39,7 +39,7 @@ def mlflow_command() -> list[str]:
 
 
 @dataclass
-class Server:
+class ModelServer:
     """A running `mlflow models serve` process group (its leader's pid is the group id)."""
 
     process: subprocess.Popen
@@ -69,7 +69,7 @@ class Server:
                 return
         log.warning("server process group %d still alive after SIGKILL", self.pid)
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> ModelServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -104,7 +104,7 @@ def _wait_gone(pgid: int, timeout: float) -> bool:
 
 
 def start_server(model_uri: str, tracking_uri: str, port: int | None = None,
-                 timeout: float = START_TIMEOUT_S) -> Server:
+                 timeout: float = START_TIMEOUT_S) -> ModelServer:
     """Start `mlflow models serve -m MODEL_URI --env-manager local` on 127.0.0.1; wait for it."""
     port = port or free_port()
     cmd = [*mlflow_command(), "models", "serve", "-m", model_uri, "--env-manager", "local",
@@ -115,7 +115,7 @@ def start_server(model_uri: str, tracking_uri: str, port: int | None = None,
 
 
 def start_ui(tracking_uri: str, port: int | None = None,
-             timeout: float = START_TIMEOUT_S) -> Server:
+             timeout: float = START_TIMEOUT_S) -> ModelServer:
     """Start the MLflow UI (`mlflow ui`) for `tracking_uri` on 127.0.0.1; wait for /health."""
     port = port or free_port()
     cmd = [*mlflow_command(), "ui", "--backend-store-uri", tracking_uri, "--host", HOST,
@@ -126,7 +126,7 @@ def start_ui(tracking_uri: str, port: int | None = None,
 
 
 def launch(cmd: list[str], port: int, tracking_uri: str, health: str, timeout: float,
-           name: str) -> Server:
+           name: str) -> ModelServer:
     """Start `cmd` in its own process group, logging to a temp file; wait until healthy."""
     fd, log_name = tempfile.mkstemp(prefix="mlgate-server-", suffix=".log")
     bin_dir = str(Path(sys.executable).parent)  # the servers exec `uvicorn` from PATH
@@ -135,7 +135,7 @@ def launch(cmd: list[str], port: int, tracking_uri: str, health: str, timeout: f
     with os.fdopen(fd, "w") as out:
         process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    server = Server(process, f"http://{HOST}:{port}", Path(log_name), name)
+    server = ModelServer(process, f"http://{HOST}:{port}", Path(log_name), name)
     try:
         wait_healthy(server, timeout, health)
     except BaseException:
@@ -144,7 +144,8 @@ def launch(cmd: list[str], port: int, tracking_uri: str, health: str, timeout: f
     return server
 
 
-def wait_healthy(server: Server, timeout: float = START_TIMEOUT_S, health: str = "/ping") -> None:
+def wait_healthy(server: ModelServer, timeout: float = START_TIMEOUT_S,
+                 health: str = "/ping") -> None:
     """Poll GET `health` until it answers 200; MlgateError if the server dies or times out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+import mlflow.pyfunc
+
 log = logging.getLogger(__name__)
 
 SMOKE_TIMEOUT_S = 600.0
@@ -45,8 +47,6 @@ def smoke_test(model_uri: str, tracking_uri: str, timeout: float = SMOKE_TIMEOUT
 
 def predict_example(model_uri: str) -> dict[str, object]:
     """Load `model_uri` as pyfunc and predict on its saved input example."""
-    import mlflow.pyfunc
-
     model = mlflow.pyfunc.load_model(model_uri)
     example = model.input_example
     if example is None:

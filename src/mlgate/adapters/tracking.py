@@ -10,12 +10,23 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
+import mlflow
+import mlflow.sklearn
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
 from mlgate.adapters.processes import owner_gone, process_owner
 from mlgate.base.errors import ConfigError, MlgateError
+from mlgate.base.names import metric_name
 from mlgate.base.params import check_keys, repo_root
+from mlgate.core import model_steps
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +122,6 @@ def check_server(uri: str, timeout: float = HEALTH_TIMEOUT_S) -> None:
 
 def connect(uri: str, root: Path | None = None) -> str:
     """Point MLflow at `uri`; for a server, load credentials and check that it answers first."""
-    import mlflow
-
     if is_server(uri):
         load_credentials(root)
         check_server(uri)
@@ -122,8 +131,6 @@ def connect(uri: str, root: Path | None = None) -> str:
 
 def configure(cfg: dict[str, Any]) -> str:
     """Point MLflow at the store and return the experiment id (created on first use)."""
-    import mlflow
-
     uri = connect(tracking_uri(cfg))
     name = cfg.get("experiment") or "mlgate"
     exp = mlflow.get_experiment_by_name(name)
@@ -135,9 +142,6 @@ def configure(cfg: dict[str, Any]) -> str:
 
 def create_experiment(name: str, location: str | None) -> str:
     """Create experiment `name`; when a parallel worker created it first, return that one."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     try:
         return mlflow.create_experiment(name, artifact_location=location)
     except MlflowException:
@@ -188,8 +192,6 @@ def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
 @contextmanager
 def pipeline_run(cfg: dict[str, Any], stage: str, run_info: dict[str, Any] | None = None):
     """Start the pipeline's MLflow run (train), or reopen it from run.json (later stages)."""
-    import mlflow
-
     experiment_id = configure(cfg)
     if run_info is None:
         mark_killed_runs(experiment_id)
@@ -198,22 +200,20 @@ def pipeline_run(cfg: dict[str, Any], stage: str, run_info: dict[str, Any] | Non
     else:
         run = mlflow.start_run(run_id=resolve_run_id(run_info, experiment_id))
     with run:
-        mlflow.set_tags({**dvc_tags(stage), OWNER_TAG: process_owner()})
+        mlflow.set_tags({**dvc_tags(stage), RUN_OWNER_TAG: process_owner()})
         yield run
 
 
-OWNER_TAG = "mlgate.owner"  # host:pid of the stage process that has the run open
+RUN_OWNER_TAG = "mlgate.owner"  # host:pid of the stage process that has the run open
 
 
 def mark_killed_runs(experiment_id: str) -> list[str]:
     """Runs left RUNNING by a stage that was killed (owner process gone): set them KILLED."""
-    from mlflow import MlflowClient
-
     client = MlflowClient()
     running = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
                                  max_results=1000)
     killed = [r.info.run_id for r in running
-              if OWNER_TAG in r.data.tags and owner_gone(r.data.tags[OWNER_TAG])]
+              if RUN_OWNER_TAG in r.data.tags and owner_gone(r.data.tags[RUN_OWNER_TAG])]
     for run_id in killed:
         client.set_terminated(run_id, status="KILLED")
         log.warning("MLflow run %s was left RUNNING by a killed stage: marked KILLED", run_id)
@@ -222,8 +222,6 @@ def mark_killed_runs(experiment_id: str) -> list[str]:
 
 def model_run(run_info: dict[str, Any]) -> Any:
     """The MLflow run that trained the model (run.json), checked to exist in the store."""
-    import mlflow
-
     run_id = str(run_info.get("run_id"))
     try:
         return mlflow.get_run(run_id)
@@ -248,8 +246,6 @@ def resolve_run_id(run_info: dict[str, Any], experiment_id: str) -> str:
 
 def experiment_run(exp_name: str, trained: Any, experiment_id: str) -> str:
     """Find or create the run of DVC experiment `exp_name` that reuses the `trained` model."""
-    from mlflow import MlflowClient
-
     client = MlflowClient()
     query = (f"tags.`dvc.exp_name` = '{exp_name}' and "
              f"tags.`mlgate.model_run_id` = '{trained.info.run_id}'")
@@ -267,8 +263,6 @@ def experiment_run(exp_name: str, trained: Any, experiment_id: str) -> str:
 
 def _copy_training(client: Any, trained: Any, run_id: str) -> None:
     """Copy the model run's params, CV metrics and model tags so the new row is complete."""
-    from mlflow.entities import Metric, Param, RunTag
-
     now = int(time.time() * 1000)
     params = [Param(k, v) for k, v in trained.data.params.items()]
     metrics = [Metric(k, v, now, 0) for k, v in trained.data.metrics.items()
@@ -300,8 +294,6 @@ PINNED = ("pycaret", "scikit-learn", "pandas", "numpy", "scipy", "lightgbm", "cl
 
 def pinned_requirements() -> list[str]:
     """Exact versions of the packages a logged PyCaret pipeline needs to load."""
-    from importlib.metadata import PackageNotFoundError, version
-
     out = []
     for name in PINNED:
         try:
@@ -317,12 +309,6 @@ def log_model(model: Any, X: Any) -> Any:
     The steps mlgate puts inside the pipeline (mlgate.core.model_steps) are pickled by value, so
     the logged model loads and predicts where mlgate is not installed (a serving image).
     """
-    import cloudpickle
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-
-    from mlgate.core import model_steps
-
     sample = X.head(100)
     cloudpickle.register_pickle_by_value(model_steps)
     try:
@@ -337,10 +323,6 @@ def log_model(model: Any, X: Any) -> Any:
 
 def log_candidate(candidate: Any) -> str:
     """Log one CV candidate as a child run of the active run; return the child's run id."""
-    import mlflow
-
-    from mlgate.engines.training import metric_name
-
     parent = mlflow.active_run().info
     with mlflow.start_run(run_name=candidate.id, nested=True,
                           experiment_id=parent.experiment_id) as child:

@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import os
+import pwd
 import re
 import secrets
 import shlex
@@ -30,7 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.adapters.serving import Server, mlflow_command, wait_healthy
+import mlflow
+
+from mlgate.adapters.compose import compose
+from mlgate.adapters.serving import ModelServer, mlflow_command, wait_healthy
 from mlgate.adapters.tracking import DOTENV, check_server, connect, create_experiment, read_dotenv
 from mlgate.base.errors import ConfigError, MlgateError
 from mlgate.base.io import read_json, write_atomic, write_json
@@ -135,8 +139,6 @@ def loopback_port(uri: str) -> int:
 
 def load_config(root: Path, option: str = "server") -> ServerConfig:
     """Compose conf/ with `tracking=<option>` (as `dvc exp run -S` does) into a ServerConfig."""
-    from mlgate.adapters.compose import compose
-
     return ServerConfig.from_params(compose(root, [f"tracking={option}"])["tracking"], root)
 
 
@@ -310,8 +312,6 @@ def prepare_pg_dir(cfg: ServerConfig) -> None:
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(0o700)
         if os.geteuid() == 0:
-            import pwd
-
             user = pwd.getpwnam("postgres")
             os.chown(path, user.pw_uid, user.pw_gid)
     if subprocess.run(as_postgres(["test", "-w", str(cfg.pg_dir)]), check=False).returncode:
@@ -441,7 +441,7 @@ def server_env(cfg: ServerConfig, values: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def start_mlflow(cfg: ServerConfig, values: dict[str, str]) -> Server:
+def start_mlflow(cfg: ServerConfig, values: dict[str, str]) -> ModelServer:
     """Start `mlflow server` in its own process group, logging to data_dir; wait for /health."""
     if port_in_use(cfg.port):
         raise MlgateError(f"port {cfg.port} on {HOST} is in use: change the port of "
@@ -457,7 +457,7 @@ def start_mlflow(cfg: ServerConfig, values: dict[str, str]) -> Server:
         process = subprocess.Popen(mlflow_server_cmd(cfg), env=server_env(cfg, values),
                                    stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    server = Server(process, cfg.uri.rstrip("/"), log_path, "mlflow server")
+    server = ModelServer(process, cfg.uri.rstrip("/"), log_path, "mlflow server")
     try:
         wait_healthy(server, cfg.start_timeout, "/health")
     except BaseException:
@@ -510,8 +510,6 @@ def ensure_reader(cfg: ServerConfig, values: dict[str, str]) -> None:
 
 def ensure_experiment(cfg: ServerConfig, root: Path) -> str:
     """Create the experiment once, before parallel workers race to (artifacts: the proxy)."""
-    import mlflow
-
     connect(cfg.uri, root)
     exp = mlflow.get_experiment_by_name(cfg.experiment)
     return exp.experiment_id if exp else create_experiment(cfg.experiment, None)

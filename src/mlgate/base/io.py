@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import joblib
 import pandas as pd
 
 from mlgate.base.errors import DataError
@@ -119,3 +120,14 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_model(path: Path | str) -> Any:
+    """A pickled model (models/model.pkl), with a clear error naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: not found (did the train stage run?)")
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # unpickling raises many types; report them all the same way
+        raise DataError(f"{path}: cannot be loaded: {exc}") from exc

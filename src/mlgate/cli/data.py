@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mlgate.adapters.compose import compose
 from mlgate.base.errors import ConfigError, DataError, MlgateError
 from mlgate.base.io import read_table, write_atomic
 from mlgate.base.params import repo_root
@@ -44,18 +45,16 @@ def source_path(path: Path, root: Path) -> str:
 
 def policy_slice_min_rows(root: Path) -> int:
     """gate.slice_min_rows of the gate policy the new profile will run under."""
-    from mlgate.adapters.compose import compose
 
     return int(compose(root)["gate"]["slice_min_rows"])
 
 
 def check_composes(root: Path, name: str) -> None:
     """Compose the new profile into stage configs exactly as `dvc exp run -S data=...` does."""
-    from mlgate.adapters.compose import compose
-    from mlgate.core.drift import DriftConfig
-    from mlgate.core.gate import GateConfig
-    from mlgate.core.split import SplitConfig
-    from mlgate.core.validation import Schema
+    from mlgate.core.drift import DriftConfig  # lazy: Evidently
+    from mlgate.core.gate import GateConfig  # lazy: heavy
+    from mlgate.core.split import SplitConfig  # lazy: heavy
+    from mlgate.core.validation import Schema  # lazy: heavy
 
     try:
         params = compose(root, [f"data={name}"])

@@ -6,21 +6,22 @@ import argparse
 import logging
 import sys
 
+from mlgate.adapters.compose import compose_to
 from mlgate.base.errors import MlgateError
-from mlgate.base.params import repo_root
+from mlgate.base.params import load_params, repo_root
 from mlgate.cli.data import register_data
 from mlgate.cli.models import register_models
 from mlgate.cli.remote import register_remote
 from mlgate.cli.scoring import register_scoring
 from mlgate.cli.server import register_server
 from mlgate.pipeline.stage import setup_logging
+from mlgate.pipeline.summary import summary
 
 log = logging.getLogger("mlgate")
 
 
 def cmd_params(args: argparse.Namespace) -> None:
     """Compose conf/ (with overrides) into params.yaml."""
-    from mlgate.adapters.compose import compose_to
 
     root = repo_root()
     compose_to(root / "params.yaml", root, args.overrides)
@@ -29,15 +30,13 @@ def cmd_params(args: argparse.Namespace) -> None:
 
 def cmd_summary(args: argparse.Namespace) -> None:
     """Print the human summary of the last run."""
-    from mlgate.pipeline.summary import summary
 
     sys.stdout.write(summary(repo_root()) + "\n")
 
 
 def cmd_init_store(args: argparse.Namespace) -> None:
     """Create and migrate the MLflow store and experiment once, before any parallel work."""
-    from mlgate.adapters.tracking import configure, tracking_uri
-    from mlgate.base.params import load_params
+    from mlgate.adapters.tracking import configure, tracking_uri  # lazy: heavy
 
     cfg = load_params(repo_root() / "params.yaml")["tracking"]
     experiment_id = configure(cfg)

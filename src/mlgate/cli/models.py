@@ -8,16 +8,19 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mlgate.adapters.locks import registry_lock
+from mlgate.adapters.serving import start_server
+from mlgate.base.errors import MlgateError
 from mlgate.base.params import PARAMS_FILE, load_params, repo_root, require
 
 if TYPE_CHECKING:
-    from mlgate.core.gate import GateConfig
+    from mlgate.core.gate import GateConfig  # lazy: heavy
 
 
 def context(args: argparse.Namespace) -> tuple[GateConfig, str]:
     """The gate config (model name overridable with --model) and the tracking URI, set."""
-    from mlgate.adapters.tracking import connect, tracking_uri
-    from mlgate.core.gate import GateConfig
+    from mlgate.adapters.tracking import connect, tracking_uri  # lazy: heavy
+    from mlgate.core.gate import GateConfig  # lazy: heavy
 
     root = repo_root()
     params = load_params(root / PARAMS_FILE)
@@ -59,7 +62,7 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
 
 def cmd_list(args: argparse.Namespace) -> None:
     """Print every version with its aliases, validation status and key metrics."""
-    from mlgate.adapters.registry import get_model, history, list_versions
+    from mlgate.adapters.registry import get_model, history, list_versions  # lazy: heavy
 
     cfg, uri = context(args)
     model, versions = get_model(cfg.model_name), list_versions(cfg.model_name)
@@ -73,9 +76,7 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 def cmd_promote(args: argparse.Namespace) -> None:
     """Move the champion alias to VERSION (recorded in the history)."""
-    from mlgate.adapters.locks import registry_lock
-    from mlgate.adapters.registry import get_version, set_champion
-    from mlgate.base.errors import MlgateError
+    from mlgate.adapters.registry import get_version, set_champion  # lazy: heavy
 
     cfg, _ = context(args)
     with registry_lock():
@@ -90,8 +91,7 @@ def cmd_promote(args: argparse.Namespace) -> None:
 
 def cmd_rollback(args: argparse.Namespace) -> None:
     """Move the champion alias back to the previous champion."""
-    from mlgate.adapters.locks import registry_lock
-    from mlgate.adapters.registry import rollback
+    from mlgate.adapters.registry import rollback  # lazy: heavy
 
     cfg, _ = context(args)
     with registry_lock():
@@ -101,8 +101,7 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     """Serve models:/NAME@ALIAS on 127.0.0.1 until interrupted."""
-    from mlgate.adapters.registry import require_alias
-    from mlgate.adapters.serving import start_server
+    from mlgate.adapters.registry import require_alias  # lazy: heavy
 
     cfg, uri = context(args)
     alias = args.alias or cfg.alias

@@ -32,8 +32,8 @@ def _params() -> dict[str, Any]:
 
 def _champion(params: dict[str, Any]) -> Any:
     """The champion (MlgateError when the registry has none), with tracking configured."""
-    from mlgate.adapters.champion import load_champion
-    from mlgate.adapters.tracking import configure
+    from mlgate.adapters.champion import load_champion  # lazy: heavy
+    from mlgate.adapters.tracking import configure  # lazy: heavy
 
     configure(require(params, "tracking"))
     return load_champion(require(params, "gate.model_name"), require(params, "gate.alias"))
@@ -41,8 +41,8 @@ def _champion(params: dict[str, Any]) -> Any:
 
 def champion_profile(params: dict[str, Any], scorer: Any) -> Any:
     """Signature columns/kinds + the stored training profile (categories, labels, ranges)."""
-    from mlgate.adapters.champion import fetch_reference, signature_inputs
-    from mlgate.core.scoring import profile_from_signature
+    from mlgate.adapters.champion import fetch_reference, signature_inputs  # lazy: heavy
+    from mlgate.core.scoring import profile_from_signature  # lazy: heavy
 
     try:
         stored = fetch_reference(scorer.run_id)[1]
@@ -76,8 +76,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 def score_file(params: dict[str, Any], scorer: Any, profile: Any, path: Path) -> pd.DataFrame:
     """Check and score one CSV/Parquet batch with the champion, on `score.engine`."""
-    from mlgate.core.scoring import ScoreConfig, score_batch
-    from mlgate.engines.spark_scoring import engine_model
+    from mlgate.core.scoring import ScoreConfig, score_batch  # lazy: heavy
+    from mlgate.engines.spark_scoring import engine_model  # lazy: Spark path
 
     cfg = ScoreConfig.from_params(require(params, "score"))
     with engine_model(cfg, scorer.model, scorer.uri) as model:  # score.engine: pandas | spark
@@ -87,7 +87,7 @@ def score_file(params: dict[str, Any], scorer: Any, profile: Any, path: Path) ->
 
 def drift_config(params: dict[str, Any], profile: Any) -> Any:
     """`drift:` params plus data.categorical and the stored profile's categorical columns."""
-    from mlgate.core.drift import DriftConfig
+    from mlgate.core.drift import DriftConfig  # lazy: Evidently
 
     cfg = DriftConfig.from_params(require(params, "drift"))
     extra = [*(require(params, "data").get("categorical") or []), *profile.categories]
@@ -96,9 +96,9 @@ def drift_config(params: dict[str, Any], profile: Any) -> Any:
 
 def cmd_drift(args: argparse.Namespace) -> None:
     """Check a batch for drift against the champion's stored reference; exit 1 per fail_on."""
-    from mlgate.adapters.champion import fetch_reference, signature_inputs
-    from mlgate.core.drift import fails, run_drift, save_html, verdict_line
-    from mlgate.core.scoring import profile_from_signature
+    from mlgate.adapters.champion import fetch_reference, signature_inputs  # lazy: heavy
+    from mlgate.core.drift import fails, run_drift, save_html, verdict_line  # lazy: Evidently
+    from mlgate.core.scoring import profile_from_signature  # lazy: heavy
 
     params = _params()
     scorer = _champion(params)
@@ -147,7 +147,7 @@ def shell_join(cmd: list[str]) -> str:
 
 def cmd_retrain(args: argparse.Namespace) -> None:
     """Run (or print) the retraining experiment when the last drift action is `retrain`."""
-    from mlgate.core.drift import DriftConfig
+    from mlgate.core.drift import DriftConfig  # lazy: Evidently
 
     root = repo_root()
     report = read_json(Path(args.report) if args.report else root / paths.DRIFT_JSON)

@@ -12,7 +12,7 @@ from mlgate.base.params import repo_root
 
 def _config(args: argparse.Namespace) -> Any:
     """The server settings of conf/tracking/<option>.yaml, composed like `-S tracking=...`."""
-    from mlgate.admin.server import load_config
+    from mlgate.admin.server import load_config  # lazy: mlgate server only
 
     return load_config(repo_root(), args.tracking)
 
@@ -32,7 +32,7 @@ def describe(info: dict[str, Any]) -> str:
 
 def cmd_start(args: argparse.Namespace) -> None:
     """Start PostgreSQL and the MLflow server; print where it runs."""
-    from mlgate.admin.server import start
+    from mlgate.admin.server import start  # lazy: mlgate server only
 
     info = start(_config(args), repo_root())
     sys.stdout.write(describe(info) + "use it: dvc exp run -S tracking=server\n")
@@ -40,7 +40,7 @@ def cmd_start(args: argparse.Namespace) -> None:
 
 def cmd_stop(args: argparse.Namespace) -> None:
     """Stop the MLflow server and PostgreSQL by pid."""
-    from mlgate.admin.server import stop
+    from mlgate.admin.server import stop  # lazy: mlgate server only
 
     stopped = stop(_config(args))
     sys.stdout.write(("stopped " + ", ".join(stopped) if stopped else "nothing was running")
@@ -49,7 +49,7 @@ def cmd_stop(args: argparse.Namespace) -> None:
 
 def cmd_status(args: argparse.Namespace) -> None:
     """Print the server's status (exit 1 when it does not answer)."""
-    from mlgate.admin.server import status
+    from mlgate.admin.server import status  # lazy: mlgate server only
 
     info = status(_config(args))
     sys.stdout.write(json.dumps(info, indent=2) + "\n" if args.json else describe(info))

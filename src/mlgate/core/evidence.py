@@ -7,14 +7,13 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyClassifier, DummyRegressor
 
-from mlgate.base.errors import ConfigError, DataError
+from mlgate.base.errors import ConfigError
 from mlgate.core.evaluation import (
     CLASSIFICATION_METRICS,
     align_columns,
@@ -167,28 +166,3 @@ def measure_latency(model: Any, test: pd.DataFrame, target: str,
         model.predict(batch)
         times.append((time.perf_counter() - started) * 1000.0)
     return round(sorted(times)[len(times) // 2], 3)
-
-
-def logged_model_meta(model_uri: str) -> tuple[bool, bool]:
-    """(has signature, has input example) of the logged model in models/run.json."""
-    from mlflow.models import get_model_info
-
-    try:
-        info = get_model_info(model_uri)
-    except Exception as exc:  # MlflowException, OSError: the artifact cannot be read
-        raise DataError(f"models/run.json: model_uri {model_uri!r} cannot be read from the "
-                        f"MLflow store: {exc}") from exc
-    return info.signature is not None, info.saved_input_example_info is not None
-
-
-def load_candidate(path: Path | str) -> Any:
-    """The trained pipeline from models/model.pkl, with a clear error naming the file."""
-    import joblib
-
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: not found (did the train stage run?)")
-    try:
-        return joblib.load(path)
-    except Exception as exc:  # unpickling raises many types; report them all the same way
-        raise DataError(f"{path}: cannot be loaded: {exc}") from exc

@@ -12,10 +12,10 @@ TOP_FEATURES = 20
 
 def _figure():
     """A new matplotlib figure on the non-interactive Agg backend."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib: only drawing figures needs it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib: only drawing figures needs it
 
     return plt.subplots(figsize=(6, 4.5), dpi=100)
 
@@ -102,7 +102,7 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
 
 def save_figures(result: dict[str, Any], folder: Path) -> list[Path]:
     """Write every applicable figure as PNG into `folder`; return the paths."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib: only drawing figures needs it
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -355,7 +355,10 @@ def slice_floors(df: pd.DataFrame, target: str, task: str, cols: dict[str, Colum
 def important_columns(df: pd.DataFrame, target: str, task: str,
                       cols: dict[str, Column]) -> tuple[list[str], str]:
     """The features most informative about the target (mutual information on a sample)."""
-    from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
+    from sklearn.feature_selection import (  # lazy: scikit-learn: only the leakage check needs it
+        mutual_info_classif,
+        mutual_info_regression,
+    )
 
     features = [c.name for c in cols.values() if c.role == "feature"]
     if not features:
@@ -392,7 +395,7 @@ def leakage_suspects(df: pd.DataFrame, target: str, task: str, cols: dict[str, C
     regression: the absolute Spearman correlation. Such a column is often measured after
     the target (RAND HIE's spend columns for `binexp`): the user decides.
     """
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # lazy: scikit-learn: only the leakage check needs it
 
     if task == "multiclass":
         return {}

@@ -38,6 +38,61 @@ class ScoringError(DataError):
     """A batch or a prediction that fails a scoring check; the message names the columns."""
 
 
+# Local masters only: the driver listens on loopback (a cluster's executors must reach it).
+LOCAL_CONF = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+
+def flat_conf(conf: Any, path: str = "score.spark.conf") -> dict[str, str]:
+    """Spark properties as dotted string keys (nested mappings joined with dots)."""
+    if not isinstance(conf, dict):
+        raise ConfigError(f"`{path}` must be a mapping of Spark properties, got {conf!r}")
+    out: dict[str, str] = {}
+    for key, value in conf.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in flat_conf(value, f"{path}.{key}").items()})
+        elif value is None or isinstance(value, list):
+            raise ConfigError(f"`{path}.{key}` must be a string, number or boolean, "
+                              f"got {value!r}")
+        else:
+            out[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """`score.spark:` the session's master URL, application name and Spark properties."""
+
+    master: str = "local[2]"
+    app_name: str = "mlgate-score"
+    conf: dict[str, str] = field(default_factory=dict, hash=False)
+
+    @classmethod
+    def from_params(cls, section: Any) -> SparkConfig:
+        """Build from `score.spark`; unknown keys name `score.spark.<key>`."""
+        if section is not None and not isinstance(section, dict):
+            raise ConfigError(f"`score.spark` must be a mapping, got {section!r}")
+        section = dict(section or {})
+        check_keys(section, {"master", "app_name", "conf"}, "score.spark")
+        conf = flat_conf(section.pop("conf", None) or {})
+        return cls(**{k: v for k, v in section.items() if v is not None}, conf=conf)
+
+    def __post_init__(self) -> None:
+        """Master and application name are non-empty strings."""
+        for key in ("master", "app_name"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"`score.spark.{key}` must be a non-empty string, "
+                                  f"got {value!r}")
+
+    @property
+    def local(self) -> bool:
+        """True for `local`, `local[N]`, `local[*]`: driver and workers on this machine."""
+        return self.master.startswith("local")
+
+    def properties(self) -> dict[str, str]:
+        """LOCAL_CONF for a local master, then `conf` (which wins)."""
+        return {**(LOCAL_CONF if self.local else {}), **self.conf}
+
+
 @dataclass(frozen=True)
 class ScoreConfig:
     """`score:` params: how strict the batch checks are and how the reference is sampled."""
@@ -75,10 +130,6 @@ class ScoreConfig:
                 raise ConfigError(f"`score.{key}` must be an integer >= 0, got {value!r}")
         if self.reference_rows < 1:
             raise ConfigError("`score.reference_rows` must be at least 1")
-        from mlgate.engines.spark_scoring import (
-            SparkConfig,  # no pyspark import: checks the keys only
-        )
-
         SparkConfig.from_params(self.spark)
 
 

@@ -38,7 +38,7 @@ _EXPERIMENTS: dict[str, Any] = {}
 def import_distributed() -> Any:
     """The `distributed` module, or a ConfigError naming the extra to install."""
     try:
-        import distributed
+        import distributed  # lazy: optional extra [dask]
     except ImportError as exc:
         raise ConfigError(f"`train.parallel: dask` needs Dask's distributed scheduler, which "
                           f"is not installed: {INSTALL_HINT} ({exc})") from exc

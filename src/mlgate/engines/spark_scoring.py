@@ -16,85 +16,30 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import mlflow
+import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.models import Model, ModelSignature
 
 from mlgate.base.errors import ConfigError, MlgateError
-from mlgate.base.params import check_keys
-
-if TYPE_CHECKING:
-    from mlgate.core.scoring import ScoreConfig
+from mlgate.core.scoring import ScoreConfig, SparkConfig
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install -e .[spark]"
-# Local masters only: the driver listens on loopback (a cluster's executors must reach it).
-LOCAL_CONF = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
 PROBA_FN = "predict_proba"
 # numpy kind of the model's output -> spark_udf result type that carries it without loss.
 RESULT_TYPES = {"i": "long", "u": "long", "f": "double", "b": "boolean"}
 
 
-def flat_conf(conf: Any, path: str = "score.spark.conf") -> dict[str, str]:
-    """Spark properties as dotted string keys (nested mappings joined with dots)."""
-    if not isinstance(conf, dict):
-        raise ConfigError(f"`{path}` must be a mapping of Spark properties, got {conf!r}")
-    out: dict[str, str] = {}
-    for key, value in conf.items():
-        if isinstance(value, dict):
-            out.update({f"{key}.{k}": v for k, v in flat_conf(value, f"{path}.{key}").items()})
-        elif value is None or isinstance(value, list):
-            raise ConfigError(f"`{path}.{key}` must be a string, number or boolean, "
-                              f"got {value!r}")
-        else:
-            out[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
-    return out
-
-
-@dataclass(frozen=True)
-class SparkConfig:
-    """`score.spark:` the session's master URL, application name and Spark properties."""
-
-    master: str = "local[2]"
-    app_name: str = "mlgate-score"
-    conf: dict[str, str] = field(default_factory=dict, hash=False)
-
-    @classmethod
-    def from_params(cls, section: Any) -> SparkConfig:
-        """Build from `score.spark`; unknown keys name `score.spark.<key>`."""
-        if section is not None and not isinstance(section, dict):
-            raise ConfigError(f"`score.spark` must be a mapping, got {section!r}")
-        section = dict(section or {})
-        check_keys(section, {"master", "app_name", "conf"}, "score.spark")
-        conf = flat_conf(section.pop("conf", None) or {})
-        return cls(**{k: v for k, v in section.items() if v is not None}, conf=conf)
-
-    def __post_init__(self) -> None:
-        """Master and application name are non-empty strings."""
-        for key in ("master", "app_name"):
-            value = getattr(self, key)
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"`score.spark.{key}` must be a non-empty string, "
-                                  f"got {value!r}")
-
-    @property
-    def local(self) -> bool:
-        """True for `local`, `local[N]`, `local[*]`: driver and workers on this machine."""
-        return self.master.startswith("local")
-
-    def properties(self) -> dict[str, str]:
-        """LOCAL_CONF for a local master, then `conf` (which wins)."""
-        return {**(LOCAL_CONF if self.local else {}), **self.conf}
-
-
 def _session_class() -> Any:
     """pyspark's SparkSession; ConfigError naming the install command when pyspark is missing."""
     try:
-        from pyspark.sql import SparkSession
+        from pyspark.sql import SparkSession  # lazy: optional extra [spark]
     except ImportError as exc:
         raise ConfigError(f"`score.engine: spark` needs pyspark, which is not installed: run "
                           f"`{INSTALL_HINT}` (Spark also needs Java 17+)") from exc
@@ -132,9 +77,6 @@ def spark_session(cfg: SparkConfig) -> Iterator[Any]:
 
 def download_model(model_uri: str, dest: Path) -> tuple[Path, Any]:
     """A local copy of the logged model and its MLmodel; MlgateError when it is not one."""
-    import mlflow
-    from mlflow.models import Model
-
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep stderr clean
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
@@ -152,8 +94,6 @@ def download_model(model_uri: str, dest: Path) -> tuple[Path, Any]:
 
 def proba_variant(local: Path, dest: Path) -> Path:
     """A copy of the sklearn-flavor model whose pyfunc predict is `predict_proba`."""
-    from mlflow.models import Model, ModelSignature
-
     shutil.copytree(local, dest)
     meta = Model.load(str(dest))
     pyfunc = meta.flavors.get("python_function", {})
@@ -179,14 +119,12 @@ class SparkModel:
 
     def _udf(self, path: Path, result_type: str) -> Any:
         """mlflow.pyfunc.spark_udf of the model at `path`, in this Python environment."""
-        import mlflow.pyfunc
-
         return mlflow.pyfunc.spark_udf(self.session, str(path), result_type=result_type,
                                        env_manager="local")
 
     def _apply(self, udf: Any, X: pd.DataFrame) -> np.ndarray:
         """Run `udf` over the rows of X (columns passed by name, row order kept)."""
-        from pyspark.sql import functions as F
+        from pyspark.sql import functions as F  # lazy: optional extra [spark]
 
         frame = self.session.createDataFrame(X)
         columns = F.struct(*[F.col(f"`{c}`") for c in X.columns])

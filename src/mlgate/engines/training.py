@@ -18,6 +18,7 @@ from pandas.api import types as ptypes
 from sklearn import metrics as skm
 
 from mlgate.base.errors import ConfigError, DataError, MlgateError
+from mlgate.base.names import metric_name
 from mlgate.base.params import check_keys, check_number
 from mlgate.core.model_steps import MissingAsNaN
 from mlgate.core.onboard import looks_like_dates
@@ -188,11 +189,6 @@ class TrainResult:
         return {metric_name(k): v for k, v in chosen.cv.items() if math.isfinite(v)}
 
 
-def metric_name(column: str) -> str:
-    """PyCaret leaderboard column -> MLflow-safe metric name: `TT (Sec)` -> `cv_tt_sec`."""
-    return "cv_" + re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_")
-
-
 def check_features(train: pd.DataFrame, cfg: TrainConfig) -> None:
     """Refuse, naming the column, what PyCaret would fail on deep inside setup or predict."""
     for col in train.columns:
@@ -226,8 +222,8 @@ def make_experiment(train: pd.DataFrame, cfg: TrainConfig):
     The first step of the pipeline makes missing text values NaN (model_steps.MissingAsNaN),
     and classification gets correct AUC, Recall, Prec. and F1 scorers (register_scorers).
     """
-    import pycaret.classification
-    import pycaret.regression
+    import pycaret.classification  # lazy: PyCaret, ~4 s: only training needs it
+    import pycaret.regression  # lazy: PyCaret, ~4 s: only training needs it
 
     if cfg.target not in train.columns:
         raise DataError(f"training data lacks the target column `{cfg.target}`")
@@ -297,8 +293,12 @@ def register_scorers(exp: Any) -> None:
     metrics; add_metric would append a column and return 0.0 on failure. Ours return NaN on
     failure, so a metric that could not be computed never ranks a candidate.
     """
-    from pycaret.containers.metrics.classification import ClassificationMetricContainer
-    from pycaret.internal.metrics import make_scorer_with_error_score
+    from pycaret.containers.metrics.classification import (
+        ClassificationMetricContainer,  # lazy: PyCaret, ~4 s: only training needs it
+    )
+    from pycaret.internal.metrics import (
+        make_scorer_with_error_score,  # lazy: PyCaret, ~4 s: only training needs it
+    )
 
     for metric_id, (func, response) in CV_SCORERS.items():
         old = exp._all_metrics[metric_id]
@@ -411,25 +411,3 @@ def cross_validate_all(exp, estimators: tuple[str, ...],
         if on_candidate:
             on_candidate(candidates[-1])
     return candidates
-
-
-def train_model(train: pd.DataFrame, cfg: TrainConfig,
-                on_candidate: Callable[[Candidate], None] | None = None) -> TrainResult:
-    """CV every candidate, pick the best by `sort`, optionally tune, refit on all rows."""
-    exp = make_experiment(train, cfg)
-    check_estimators(exp, cfg.estimators)
-    log.info("%s: %d candidate(s), %d-fold CV, sorted by %s, parallel=%s", cfg.task,
-             len(cfg.estimators), cfg.fold, cfg.sort, cfg.parallel)
-    if cfg.parallel == "dask":
-        from mlgate.engines.parallel import cross_validate_on_dask
-
-        candidates = cross_validate_on_dask(train, cfg, on_candidate)
-    else:
-        candidates = cross_validate_all(exp, cfg.estimators, on_candidate)
-    best = pick_best(candidates, cfg.sort)
-    log.info("best candidate: %s (%s = %.4f)", best.id, cfg.sort, best.cv[cfg.sort])
-    tuned = tune(exp, best, cfg) if cfg.tune.enabled else None
-    if tuned and on_candidate:
-        on_candidate(tuned)
-    log.info("refitting %s on all %d training rows", (tuned or best).id, len(train))
-    return TrainResult(exp.finalize_model((tuned or best).model), candidates, best, tuned)

@@ -18,16 +18,20 @@ Only the standard library is imported at module level: the launcher imports this
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import fcntl
 import hashlib
 import importlib
 import json
 import logging
 import os
+import runpy
 import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -171,8 +175,8 @@ class Pristine:
     @classmethod
     def take(cls) -> Pristine:
         """Import matplotlib (Agg) and pandas, then snapshot environment, rcParams, options."""
-        import matplotlib
-        import matplotlib.colors
+        import matplotlib  # lazy: the launcher's path imports only the standard library
+        import matplotlib.colors  # lazy: the launcher's path imports only the standard library
 
         matplotlib.use("Agg")
         return cls(dict(os.environ), matplotlib.rcParams.copy(),
@@ -185,9 +189,9 @@ class Pristine:
 
     def restore(self) -> None:
         """In a child: matplotlib settings and pandas options as before the imports."""
-        import matplotlib
-        import matplotlib.colors
-        import pandas as pd
+        import matplotlib  # lazy: the launcher's path imports only the standard library
+        import matplotlib.colors  # lazy: the launcher's path imports only the standard library
+        import pandas as pd  # lazy: the launcher's path imports only the standard library
 
         rc, colors = matplotlib.rcParams, matplotlib.colors._colors_full_map
         rc.update({k: v for k, v in self.rc.items() if k != "backend" and rc[k] != v})
@@ -208,9 +212,9 @@ def check_fork_safe() -> None:
 
 
 def _pandas_options() -> dict[str, Any]:
-    import warnings
+    import warnings  # lazy: the launcher's path imports only the standard library
 
-    import pandas as pd
+    import pandas as pd  # lazy: the launcher's path imports only the standard library
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecated options warn when read
@@ -229,7 +233,7 @@ def bind(paths: dict[str, Path]) -> socket.socket:
     return listener
 
 
-class Server:
+class PreloadServer:
     """The select loop: accept callers, fork stages, watch callers, reap and report."""
 
     def __init__(self, listener: socket.socket, paths: dict[str, Path], idle_s: float,
@@ -447,8 +451,6 @@ def _fresh_process_state() -> None:
 
 def run_as_main(argv: list[str]) -> None:
     """Run `argv[0]` as `__main__` with `argv`, as `python SCRIPT ARGS` does (exits propagate)."""
-    import runpy
-
     sys.argv = list(argv)
     sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
     runpy.run_path(argv[0], run_name="__main__")
@@ -482,8 +484,6 @@ def exit_code(code: object) -> int:
 
 def finish(code: int) -> int:
     """End as the interpreter does (minus teardown): threads, then atexit handlers, flush."""
-    import atexit
-
     threading._shutdown()  # wakes idle executor workers, joins non-daemon threads
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
@@ -507,8 +507,8 @@ def serve(key: str) -> None:
         mark_failed(paths["pid"], exc)
         raise
     write_state(paths["pid"], os.getpid(), "listening")
-    server = Server(listener, paths, float(os.environ.get("MLGATE_PRELOAD_IDLE", DEFAULT_IDLE_S)),
-                    pristine)
+    idle = float(os.environ.get("MLGATE_PRELOAD_IDLE", DEFAULT_IDLE_S))
+    server = PreloadServer(listener, paths, idle, pristine)
     try:
         server.preload(modules)
         server.serve()
@@ -554,6 +554,68 @@ def alive(pid: int) -> bool:
     return True
 
 
+# ---- the client side: reach this venv's server, starting it when none runs ----------
+START_TIMEOUT_S = 180.0
+RETRY_FAILED_S = 600.0  # a server that failed to start is not retried before this
+
+
+class Unavailable(Exception):
+    """No server could be reached or started: run in this process instead."""
+
+
+def connect(path: Path) -> socket.socket | None:
+    """A connection to the server listening on `path`, or None."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        return None
+    return sock
+
+
+def connect_or_spawn(key: str) -> socket.socket | None:
+    """A connection to the key's server; None while it starts (spawned here if none runs)."""
+    paths = files(key)
+    sock = connect(paths["sock"])
+    if sock:
+        return sock
+    with paths["lock"].open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one spawner at a time
+        sock = connect(paths["sock"])
+        if sock:
+            return sock
+        state = read_state(paths["pid"])
+        if state.get("state") == "failed" and time.time() - state["at"] < RETRY_FAILED_S:
+            raise Unavailable(f"the preload server failed to start ({state['error']}); "
+                              f"see {paths['log']}")
+        if state.get("state") == "stopping" or not (state.get("pid")
+                                                    and alive(state["pid"])):
+            spawn(key, paths)
+    return None
+
+
+def spawn(key: str, paths: dict[str, Path]) -> None:
+    """Start a server in its own session, logging to its .log file; record it as starting."""
+    with paths["log"].open("w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "mlgate.supervise.preload", "serve", key],
+                                  stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                  start_new_session=True)
+    write_state(paths["pid"], server.pid, "starting")
+
+
+def wait_for_server(key: str, timeout_s: float = START_TIMEOUT_S) -> socket.socket:
+    """Start the key's server if needed; wait until it listens (about 1 s after its start)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        sock = connect_or_spawn(key)
+        if sock:
+            return sock
+        time.sleep(0.02)
+    raise Unavailable(f"the preload server did not listen within {timeout_s:.0f} s; "
+                      f"see {files(key)['log']}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """`python -m mlgate.supervise.preload {serve KEY | start | status | stop}`."""
     parser = argparse.ArgumentParser(prog="python -m mlgate.supervise.preload", description=__doc__)
@@ -568,8 +630,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         serve(args.key)
     elif args.command == "start":
-        from mlgate.supervise.launch import wait_for_server
-
         key = server_key(dict(os.environ))
         wait_for_server(key).close()
         while read_state(files(key)["pid"]).get("state") == "listening":

@@ -1,0 +1,86 @@
+"""Stage register: the gate. Only a model that passes every declared check is registered;
+it becomes champion only when it beats the current one, otherwise challenger."""
+
+import logging
+from dataclasses import replace
+
+import mlflow
+import pandas as pd
+
+from mlgate.adapters.promotion import GateCandidate, run_gate
+from mlgate.adapters.registry import champion_score, logged_model_meta
+from mlgate.adapters.tracking import dvc_tags, file_md5, pipeline_run
+from mlgate.base import paths
+from mlgate.base.errors import MlgateError
+from mlgate.base.io import read_json, read_model, read_table, write_json
+from mlgate.base.params import require
+from mlgate.core.evidence import (
+    baseline_metrics,
+    measure_latency,
+    score_slices,
+    task_type,
+)
+from mlgate.core.gate import REJECTED, SMOKE_FAILED, Evidence, GateConfig, check_rows, gate_report
+
+log = logging.getLogger("mlgate.register")
+PROVENANCE = ("git.commit", "dvc.exp_name", "dvc.baseline_rev")
+
+
+def measure(params: dict, cfg: GateConfig, test: pd.DataFrame) -> GateCandidate:
+    """Read and measure everything on disk first: bad input fails before MLflow is touched."""
+    target, task, run_info = require(params, "data.target"), task_type(params), read_json(paths.RUN)
+    model, metrics = read_model(paths.MODEL), read_json(paths.METRICS)
+    baseline, predictor = baseline_metrics(read_table(paths.TRAIN), test, target, task)
+    evidence = Evidence(score_slices(model, test, target, cfg, task),
+                        measure_latency(model, test, target), baseline=baseline,
+                        baseline_predictor=predictor)
+    provenance = {k: v for k, v in dvc_tags("register").items() if k in PROVENANCE}
+    provenance.update({"data.train_md5": file_md5(paths.TRAIN),
+                       "data.test_md5": file_md5(paths.TEST)})
+    return GateCandidate(run_info["model_uri"], run_info["run_id"], metrics, evidence, provenance)
+
+
+def with_model_meta(cand: GateCandidate) -> GateCandidate:
+    """Add what the store says about the logged model (signature, input example) and the run."""
+    has_signature, has_example = logged_model_meta(cand.model_uri)
+    return replace(cand, evidence=replace(cand.evidence, has_signature=has_signature,
+                                          has_input_example=has_example),
+                   provenance={**cand.provenance,
+                               "gate_run_id": mlflow.active_run().info.run_id})
+
+
+def log_report(report: dict, rows: list[dict]) -> None:
+    """gate.json, the check table (one row per check per evaluation) and tags on the run."""
+    mlflow.log_dict(report, "gate.json")
+    stamp = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    mlflow.log_table(pd.DataFrame([{**r, "decision": report["decision"], "evaluated_at": stamp}
+                                   for r in rows]), "gate_checks.json")
+    mlflow.set_tags({"mlgate.gate": report["decision"],
+                     "mlgate.gate.unchecked": str(report["unchecked"]["count"]),
+                     **({"mlgate.gate.version": report["registered_version"]}
+                        if report["registered_version"] else {}),
+                     **({"mlgate.gate.alias": report["alias"]} if report["alias"] else {})})
+    latency = report["candidate"]["latency_ms_per_1000_rows"]
+    if latency is not None:
+        mlflow.log_metric("gate_latency_ms_per_1000_rows", latency)
+
+
+def run(params: dict) -> None:
+    """Measure, decide, register on pass, write reports/gate.json."""
+    cfg = GateConfig.from_params(require(params, "gate"))
+    target, test = require(params, "data.target"), read_table(paths.TEST)
+    cand = measure(params, cfg, test)
+    with pipeline_run(require(params, "tracking"), "register", read_json(paths.RUN)):
+        cand = with_model_meta(cand)
+        decision, outcome = run_gate(
+            cfg, cand, lambda: champion_score(cfg.model_name, cfg.alias, test, target,
+                                              task_type(params)), mlflow.get_tracking_uri())
+        report = gate_report(decision, cfg, cand.metrics, outcome, cand.summary())
+        log_report(report, check_rows(decision))
+    write_json(paths.GATE, report)
+    log.info("gate: %s%s", outcome.decision, f" (v{outcome.version} @{outcome.alias})"
+             if outcome.alias else ": " + "; ".join(report["reasons"]))
+    if cfg.fail_on_reject and outcome.decision in (REJECTED, SMOKE_FAILED):
+        raise MlgateError(f"gate decision `{outcome.decision}` and gate.fail_on_reject is "
+                          f"true: {'; '.join(report['reasons'])}")
+
