@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-extras params run repro test test-slow lint ui clean bench-train sweep screenshot bench-noop bench remote server server-stop preload-stop
+.PHONY: help setup setup-extras params run repro test test-slow lint ui clean bench-train sweep screenshot bench-noop bench remote server server-stop preload-stop deps
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ server: $(VENV)/.installed-server ## Start the shared tracking server: PostgreSQ
 
 server-stop: ## Stop the shared tracking server (MLflow and PostgreSQL, by pid)
 	$(BIN)/mlgate server stop
+
+deps: $(VENV)/.installed ## Rewrite dvc.yaml's src/ deps from the stage scripts' imports (tests/config/test_deps.py checks them)
+	$(BIN)/python scripts/sync_deps.py
 
 preload-stop: ## Stop this venv's preload servers by pid (they also exit after 15 idle minutes)
 	$(BIN)/python -m mlgate.supervise.preload stop

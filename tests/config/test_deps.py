@@ -71,7 +71,7 @@ def test_dvc_yaml_lists_every_module_the_stage_uses(name):
     deps = {str(d) for d in stage["deps"]}
     needed = {str(p.relative_to(ROOT)) for p in used_modules(ROOT / script)}
     missing = sorted(needed - deps)
-    assert not missing, f"stages.{name}.deps in dvc.yaml lacks: {missing}"
+    assert not missing, f"stages.{name}.deps in dvc.yaml lacks: {missing} (run `make deps`)"
     listed = {d for d in deps if d.startswith("src/")}
     assert not listed - needed, f"stages.{name}.deps lists modules it does not use: " \
         f"{sorted(listed - needed)}"

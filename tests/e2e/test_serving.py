@@ -12,8 +12,9 @@ import mlflow
 import numpy as np
 import pytest
 
-from mlgate.adapters.serving import HOST, free_port, group_alive, start_server
+from mlgate.adapters.serving import HOST, free_port, start_server
 from mlgate.base.errors import MlgateError
+from mlgate.base.processes import group_alive
 from tests.e2e.conftest import clean_env
 from tests.e2e.test_registry import (
     MODEL,

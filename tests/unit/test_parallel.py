@@ -10,8 +10,9 @@ import numpy as np
 import psutil
 import pytest
 
-from mlgate.adapters.serving import ModelServer, free_port, group_alive
+from mlgate.adapters.serving import ModelServer, free_port
 from mlgate.base.errors import ConfigError, MlgateError
+from mlgate.base.processes import group_alive
 from mlgate.engines.parallel import _result, check_workers, dask_client, import_distributed
 from mlgate.engines.selection import train_model
 from mlgate.engines.training import DaskConfig, TrainConfig, TrainingError

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from mlgate.base.processes import alive
 from mlgate.supervise import preload
-from mlgate.supervise.preload import alive
 
 PYTHON = sys.executable
 

@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlgate.adapters.locks import registry_lock
-from mlgate.adapters.processes import owner_gone, process_owner
 from mlgate.adapters.registry import (
     current_version,
     register_version,
@@ -33,6 +32,7 @@ from mlgate.adapters.registry import (
     versions_with_status,
 )
 from mlgate.adapters.smoke import smoke_test
+from mlgate.base.processes import owner_gone, process_owner
 from mlgate.core.gate import (
     CHAMPION,
     REJECTED,

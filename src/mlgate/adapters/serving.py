@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlgate.base.errors import MlgateError
+from mlgate.base.processes import group_alive, signal_group, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,12 @@ class ModelServer:
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop the server by its pid: SIGTERM to its process group, SIGKILL if it lingers."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            _signal_group(self.pid, sig)
+            signal_group(self.pid, sig)
             try:
                 self.process.wait(timeout=timeout)  # reaps the leader
             except subprocess.TimeoutExpired:
                 continue
-            if _wait_gone(self.pid, timeout):
+            if wait_until(lambda: not group_alive(self.pid), timeout):
                 return
         log.warning("server process group %d still alive after SIGKILL", self.pid)
 
@@ -74,33 +74,6 @@ class ModelServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def group_alive(pgid: int) -> bool:
-    """True while any process of group `pgid` exists."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    """Send `sig` to the process group `pgid` (gone already: nothing to do)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-
-
-def _wait_gone(pgid: int, timeout: float) -> bool:
-    """Wait until no process of group `pgid` is left."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not group_alive(pgid):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def start_server(model_uri: str, tracking_uri: str, port: int | None = None,

@@ -22,10 +22,10 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from mlgate.adapters.processes import owner_gone, process_owner
 from mlgate.base.errors import ConfigError, MlgateError
 from mlgate.base.names import metric_name
 from mlgate.base.params import check_keys, repo_root
+from mlgate.base.processes import owner_gone, process_owner
 from mlgate.core import model_steps
 
 log = logging.getLogger(__name__)

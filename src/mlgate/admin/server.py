@@ -37,8 +37,10 @@ from mlgate.adapters.compose import compose
 from mlgate.adapters.serving import ModelServer, mlflow_command, wait_healthy
 from mlgate.adapters.tracking import DOTENV, check_server, connect, create_experiment, read_dotenv
 from mlgate.base.errors import ConfigError, MlgateError
+from mlgate.base.files import write_text_atomic
 from mlgate.base.io import read_json, write_atomic, write_json
 from mlgate.base.params import check_keys, check_number
+from mlgate.base.processes import alive, command_line, escalate, group_pids, stop_group
 
 log = logging.getLogger(__name__)
 
@@ -156,16 +158,6 @@ def missing_secrets(existing: dict[str, str]) -> dict[str, str]:
     return new
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically with mode 600 (never readable by others)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
 def ensure_dotenv(root: Path) -> dict[str, str]:
     """Add missing secrets to `<root>/.env` (mode 600); return its values, environment first."""
     path = root / DOTENV
@@ -176,76 +168,15 @@ def ensure_dotenv(root: Path) -> dict[str, str]:
         text += ("" if not text or text.endswith("\n") else "\n")
         text += "# mlgate tracking server secrets (generated; never commit)\n"
         text += "".join(f"{k}={v}\n" for k, v in new.items())
-        write_private(path, text)
+        write_text_atomic(path, text, mode=0o600)  # never readable by others
         log.info("wrote %s to %s", ", ".join(new), path)
     values = {**existing, **new}
     return {k: os.environ.get(k) or v for k, v in values.items()}
 
 
-# ---- processes (Linux /proc; zombies count as gone) -----------------------------------------
-
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (state, ppid, pgrp, ...)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text.rsplit(")", 1)[1].split()
-
-
-def alive(pid: int | None) -> bool:
-    """True while process `pid` runs (a zombie is not running)."""
-    fields = _stat(pid) if pid else None
-    return bool(fields) and fields[0] not in ("Z", "X")
-
-
-def group_pids(pgid: int) -> list[int]:
-    """Running processes of process group `pgid`."""
-    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-    return [pid for pid in pids
-            if (f := _stat(pid)) and f[2] == str(pgid) and f[0] not in ("Z", "X")]
-
-
-def command_line(pid: int) -> str:
-    """The command line of `pid` ('' when it is gone)."""
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _wait(check: Any, timeout: float) -> bool:
-    """Poll `check()` until it is true or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
-
-
-def _escalate(send: Any, signals: tuple[signal.Signals, ...], gone: Any,
-              timeout: float) -> bool:
-    """Send each signal in turn until `gone()`; True once it is, False if it never is."""
-    for sig in signals:
-        try:
-            send(sig)
-        except ProcessLookupError:
-            return True
-        if _wait(gone, timeout):
-            return True
-    return False
-
-
-def stop_group(pgid: int, timeout: float = STOP_TIMEOUT_S) -> bool:
-    """SIGTERM, then SIGKILL, to process group `pgid`; True once none of it runs."""
-    return _escalate(lambda sig: os.killpg(pgid, sig), (signal.SIGTERM, signal.SIGKILL),
-                     lambda: not group_pids(pgid), timeout)
-
-
 def stop_postgres_pid(pid: int, timeout: float = STOP_TIMEOUT_S) -> bool:
     """Fast shutdown (SIGINT) of the postmaster `pid`, then SIGQUIT, then SIGKILL."""
-    return _escalate(lambda sig: os.kill(pid, sig),
+    return escalate(lambda sig: os.kill(pid, sig),
                      (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL),
                      lambda: not alive(pid), timeout)
 
@@ -461,7 +392,7 @@ def start_mlflow(cfg: ServerConfig, values: dict[str, str]) -> ModelServer:
     try:
         wait_healthy(server, cfg.start_timeout, "/health")
     except BaseException:
-        stop_group(process.pid)
+        stop_group(process.pid, STOP_TIMEOUT_S)
         process.wait(timeout=STOP_TIMEOUT_S)
         raise
     return server
@@ -548,7 +479,7 @@ def start(cfg: ServerConfig, root: Path) -> dict[str, Any]:
     values = ensure_dotenv(root)
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     if current["mlflow_pid"]:  # running but unhealthy: restart it
-        stop_group(current["mlflow_pid"])
+        stop_group(current["mlflow_pid"], STOP_TIMEOUT_S)
     state = {"uri": cfg.uri, "postgres_pid": start_database(cfg, values)}
     write_json(cfg.state_path, state)
     try:
@@ -584,7 +515,7 @@ def stop(cfg: ServerConfig) -> list[str]:
     state, stopped = read_state(cfg), []
     mlflow_pid = state.get("mlflow_pid")
     if mlflow_pid and any("mlflow" in command_line(p) for p in group_pids(mlflow_pid)):
-        if not stop_group(mlflow_pid):
+        if not stop_group(mlflow_pid, STOP_TIMEOUT_S):
             raise MlgateError(f"mlflow server (process group {mlflow_pid}) did not stop")
         stopped.append(f"mlflow server (pid {mlflow_pid})")
     pg_pid = postmaster_pid(cfg)

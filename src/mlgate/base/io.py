@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections import Counter
-from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,37 +12,9 @@ import joblib
 import pandas as pd
 
 from mlgate.base.errors import DataError
+from mlgate.base.files import write_atomic
 
 TABLE_SUFFIXES = {".csv", ".parquet", ".pq"}
-
-
-@contextmanager
-def atomic_path(path: Path | str):
-    """Yield a temporary path beside `path`; move it into place only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual mode
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path | str, writer: Callable[[Path], Any]) -> None:
-    """Call writer(tmp_path) and atomically move the result to `path`."""
-    with atomic_path(path) as tmp:
-        writer(tmp)
 
 
 def write_json(path: Path | str, data: Any) -> None:

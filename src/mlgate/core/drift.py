@@ -10,8 +10,6 @@ never recomputed. The action (none / retrain / investigate) maps the result thro
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +25,7 @@ from evidently.presets import DataDriftPreset
 from pandas.api import types as ptypes
 
 from mlgate.base.errors import ConfigError, DataError
+from mlgate.base.files import write_atomic
 from mlgate.base.params import check_keys
 
 if TYPE_CHECKING:
@@ -479,18 +478,12 @@ def verdict_line(summary: dict[str, Any]) -> str:
 
 
 def save_html(snapshot: Snapshot, path: Path) -> None:
-    """Write the snapshot's HTML report atomically (temp file in the same dir, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the report is meant to be shared
-        snapshot.save_html(tmp)  # Evidently only writes when given a str path
-        if os.path.getsize(tmp) == 0:
+    """Write the snapshot's HTML report atomically."""
+
+    def write(tmp: Path) -> None:
+        snapshot.save_html(str(tmp))  # Evidently only writes when given a str path
+        if tmp.stat().st_size == 0:
             raise RuntimeError(f"drift: Evidently wrote an empty HTML report for {path}")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, write)
     log.info("drift: wrote %s", path)

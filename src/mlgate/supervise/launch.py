@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 
+from mlgate.base.processes import signal_group
 from mlgate.supervise import preload
 
 log = logging.getLogger("mlgate.launch")
@@ -37,7 +38,7 @@ def delegate(sock: socket.socket, argv: list[str]) -> int:
             raise preload.Unavailable(f"the preload server refused the stage: {started}")
         pid = started["pid"]
         for sig in FORWARDED:
-            signal.signal(sig, lambda signum, _frame: _signal_group(pid, signum))
+            signal.signal(sig, lambda signum, _frame: signal_group(pid, signum))
         try:
             ended = preload.read_message(replies)
         except OSError:
@@ -45,15 +46,10 @@ def delegate(sock: socket.socket, argv: list[str]) -> int:
         with contextlib.suppress(OSError):  # the server may have closed already
             sock.sendall(preload.DONE)
     if ended is None:
-        _signal_group(pid, signal.SIGKILL)
+        signal_group(pid, signal.SIGKILL)
         log.error("the preload server ended before stage %s did (pid %d)", argv[0], pid)
         return 1
     return ended["exit"]
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signum)
 
 
 def exit_as(code: int) -> None:

@@ -42,6 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgate.base.files import write_text_atomic
+from mlgate.base.processes import alive, signal_group, wait_until
+
 log = logging.getLogger("mlgate.preload")
 
 # What the stages import that costs time, in pipeline order (train's first, Evidently's
@@ -144,10 +147,8 @@ def read_state(pidfile: Path) -> dict[str, Any]:
 
 def write_state(pidfile: Path, pid: int, state: str, **extra: Any) -> None:
     """Replace the pidfile's record atomically."""
-    tmp = pidfile.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"pid": pid, "state": state, "prefix": sys.prefix,
-                               "at": time.time(), **extra}))
-    os.replace(tmp, pidfile)
+    write_text_atomic(pidfile, json.dumps({"pid": pid, "state": state, "prefix": sys.prefix,
+                                           "at": time.time(), **extra}))
 
 
 def mark_failed(pidfile: Path, exc: Exception) -> None:
@@ -364,8 +365,7 @@ class PreloadServer:
             done = False
         if not done:
             log.warning("pid %d: caller gone, killing its process group", pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
 
     def _reap(self) -> None:
         while self.children:
@@ -536,22 +536,8 @@ def stop(prefix: str | None = None, timeout_s: float = 60.0) -> list[int]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
             stopped.append(pid)
-    deadline = time.monotonic() + timeout_s
-    while any(alive(p) for p in stopped) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not any(alive(p) for p in stopped), timeout_s, poll=0.05)
     return stopped
-
-
-def alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie counts as ended)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with contextlib.suppress(OSError):  # a zombie child of ours counts as gone
-        if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
-            return False
-    return True
 
 
 # ---- the client side: reach this venv's server, starting it when none runs ----------
