@@ -7,7 +7,6 @@ with its MLflow run (artifacts `reference/`) say what the model was trained on.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import shlex
 import subprocess
@@ -76,22 +75,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 def score_file(params: dict[str, Any], scorer: Any, profile: Any, path: Path) -> pd.DataFrame:
     """Check and score one CSV/Parquet batch with the champion, on `score.engine`."""
-    from mlgate.core.scoring import ScoreConfig, score_batch  # lazy: heavy
-    from mlgate.engines.spark_scoring import engine_model  # lazy: Spark path
+    from mlgate.core.scoring import ScoreConfig  # lazy: heavy
+    from mlgate.pipeline.score import score_frames  # lazy: heavy
 
     cfg = ScoreConfig.from_params(require(params, "score"))
-    with engine_model(cfg, scorer.model, scorer.uri) as model:  # score.engine: pandas | spark
-        scored, _ = score_batch(model, read_table(path), profile, cfg, str(path), scorer.uri)
-    return scored
-
-
-def drift_config(params: dict[str, Any], profile: Any) -> Any:
-    """`drift:` params plus data.categorical and the stored profile's categorical columns."""
-    from mlgate.core.drift import DriftConfig  # lazy: Evidently
-
-    cfg = DriftConfig.from_params(require(params, "drift"))
-    extra = [*(require(params, "data").get("categorical") or []), *profile.categories]
-    return dataclasses.replace(cfg, categorical=list(dict.fromkeys([*cfg.categorical, *extra])))
+    return score_frames(cfg, scorer, profile, {"batch": (read_table(path), str(path))})["batch"][0]
 
 
 def cmd_drift(args: argparse.Namespace) -> None:
@@ -99,6 +87,7 @@ def cmd_drift(args: argparse.Namespace) -> None:
     from mlgate.adapters.champion import fetch_reference, signature_inputs  # lazy: heavy
     from mlgate.core.drift import fails, run_drift, save_html, verdict_line  # lazy: Evidently
     from mlgate.core.scoring import profile_from_signature  # lazy: heavy
+    from mlgate.pipeline.drift import config as drift_config  # lazy: Evidently
 
     params = _params()
     scorer = _champion(params)
@@ -106,7 +95,7 @@ def cmd_drift(args: argparse.Namespace) -> None:
     profile = profile_from_signature(signature_inputs(scorer.uri), stored, stored.target,
                                      stored.task)
     current = score_file(params, scorer, profile, Path(args.current))
-    cfg = drift_config(params, profile)
+    cfg = drift_config(params, profile.categories)
     summary, snapshot = run_drift(reference, current, cfg, profile.target, profile.task)
     summary = {**scorer.describe(), "current": str(args.current), **summary}
     if args.json:

@@ -1,12 +1,13 @@
 """Stage evaluate: test metrics, plot data (DVC plots) and PNG figures (DVC + MLflow)."""
 
-import joblib
+from typing import Any
+
 import mlflow
 import pandas as pd
 
 from mlgate.adapters.tracking import pipeline_run
 from mlgate.base import paths
-from mlgate.base.io import read_json, read_table, write_atomic, write_json
+from mlgate.base.io import read_json, read_model, read_table, write_atomic, write_json
 from mlgate.base.params import require
 from mlgate.core.evaluation import evaluate
 from mlgate.core.figures import save_figures
@@ -23,16 +24,25 @@ def write_plot_data(result: dict) -> None:
     write_atomic(paths.CONFUSION, lambda tmp: confusion.to_csv(tmp, index=False))
 
 
-def run(params: dict) -> None:
-    """Score the trained model on the held-out test set."""
-    result = evaluate(joblib.load(paths.MODEL), read_table(paths.TEST),
-                      require(params, "data.target"), require(params, "task.type"),
+def measure(params: dict, model: Any, test: pd.DataFrame) -> tuple[dict, list]:
+    """Score `model` on the test set; write metrics, plot data and figures; return the
+    metrics and the figure files."""
+    result = evaluate(model, test, require(params, "data.target"), require(params, "task.type"),
                       importance=True)
     write_json(paths.METRICS, result["metrics"])
     write_plot_data(result)
-    figures = save_figures(result, paths.FIGURES)
-    with pipeline_run(require(params, "tracking"), "evaluate", read_json(paths.RUN)):
-        mlflow.log_metrics({f"test_{k}": v for k, v in result["metrics"].items()})
-        for fig in figures:
-            mlflow.log_artifact(str(fig), "figures")
+    return result["metrics"], save_figures(result, paths.FIGURES)
 
+
+def log_results(metrics: dict, figures: list) -> None:
+    """Log the test metrics and figures to the active MLflow run."""
+    mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+    for fig in figures:
+        mlflow.log_artifact(str(fig), "figures")
+
+
+def run(params: dict) -> None:
+    """Score the trained model on the held-out test set."""
+    metrics, figures = measure(params, read_model(paths.MODEL), read_table(paths.TEST))
+    with pipeline_run(require(params, "tracking"), "evaluate", read_json(paths.RUN)):
+        log_results(metrics, figures)

@@ -3,6 +3,7 @@ it becomes champion only when it beats the current one, otherwise challenger."""
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -14,30 +15,26 @@ from mlgate.base import paths
 from mlgate.base.errors import MlgateError
 from mlgate.base.io import read_json, read_model, read_table, write_json
 from mlgate.base.params import require
-from mlgate.core.evidence import (
-    baseline_metrics,
-    measure_latency,
-    score_slices,
-    task_type,
-)
+from mlgate.core.evidence import baseline_metrics, measure_latency, score_slices, task_type
 from mlgate.core.gate import REJECTED, SMOKE_FAILED, Evidence, GateConfig, check_rows, gate_report
 
 log = logging.getLogger("mlgate.register")
 PROVENANCE = ("git.commit", "dvc.exp_name", "dvc.baseline_rev")
 
 
-def measure(params: dict, cfg: GateConfig, test: pd.DataFrame) -> GateCandidate:
-    """Read and measure everything on disk first: bad input fails before MLflow is touched."""
-    target, task, run_info = require(params, "data.target"), task_type(params), read_json(paths.RUN)
-    model, metrics = read_model(paths.MODEL), read_json(paths.METRICS)
-    baseline, predictor = baseline_metrics(read_table(paths.TRAIN), test, target, task)
+def measure(params: dict, cfg: GateConfig, model: Any, metrics: dict, train: pd.DataFrame,
+            test: pd.DataFrame, run_info: dict) -> GateCandidate:
+    """Everything the gate judges, measured before MLflow is touched (bad input fails first)."""
+    target, task = require(params, "data.target"), task_type(params)
+    baseline, predictor = baseline_metrics(train, test, target, task)
     evidence = Evidence(score_slices(model, test, target, cfg, task),
                         measure_latency(model, test, target), baseline=baseline,
                         baseline_predictor=predictor)
     provenance = {k: v for k, v in dvc_tags("register").items() if k in PROVENANCE}
     provenance.update({"data.train_md5": file_md5(paths.TRAIN),
                        "data.test_md5": file_md5(paths.TEST)})
-    return GateCandidate(run_info["model_uri"], run_info["run_id"], metrics, evidence, provenance)
+    return GateCandidate(run_info["model_uri"], run_info["run_id"], metrics, evidence,
+                         provenance)
 
 
 def with_model_meta(cand: GateCandidate) -> GateCandidate:
@@ -65,22 +62,35 @@ def log_report(report: dict, rows: list[dict]) -> None:
         mlflow.log_metric("gate_latency_ms_per_1000_rows", latency)
 
 
-def run(params: dict) -> None:
-    """Measure, decide, register on pass, write reports/gate.json."""
-    cfg = GateConfig.from_params(require(params, "gate"))
-    target, test = require(params, "data.target"), read_table(paths.TEST)
-    cand = measure(params, cfg, test)
-    with pipeline_run(require(params, "tracking"), "register", read_json(paths.RUN)):
-        cand = with_model_meta(cand)
-        decision, outcome = run_gate(
-            cfg, cand, lambda: champion_score(cfg.model_name, cfg.alias, test, target,
-                                              task_type(params)), mlflow.get_tracking_uri())
-        report = gate_report(decision, cfg, cand.metrics, outcome, cand.summary())
-        log_report(report, check_rows(decision))
+def decide(params: dict, cfg: GateConfig, cand: GateCandidate, test: pd.DataFrame) -> dict:
+    """In the open MLflow run: decide, register on pass, log the report; return it."""
+    target, task = require(params, "data.target"), task_type(params)
+    cand = with_model_meta(cand)
+    decision, outcome = run_gate(
+        cfg, cand, lambda: champion_score(cfg.model_name, cfg.alias, test, target, task),
+        mlflow.get_tracking_uri())
+    report = gate_report(decision, cfg, cand.metrics, outcome, cand.summary())
+    log_report(report, check_rows(decision))
+    return report
+
+
+def finish(cfg: GateConfig, report: dict) -> None:
+    """Write reports/gate.json; raise when gate.fail_on_reject makes a rejection fail."""
     write_json(paths.GATE, report)
-    log.info("gate: %s%s", outcome.decision, f" (v{outcome.version} @{outcome.alias})"
-             if outcome.alias else ": " + "; ".join(report["reasons"]))
-    if cfg.fail_on_reject and outcome.decision in (REJECTED, SMOKE_FAILED):
-        raise MlgateError(f"gate decision `{outcome.decision}` and gate.fail_on_reject is "
+    decision = report["decision"]
+    log.info("gate: %s%s", decision, f" (v{report['registered_version']} @{report['alias']})"
+             if report["alias"] else ": " + "; ".join(report["reasons"]))
+    if cfg.fail_on_reject and decision in (REJECTED, SMOKE_FAILED):
+        raise MlgateError(f"gate decision `{decision}` and gate.fail_on_reject is "
                           f"true: {'; '.join(report['reasons'])}")
 
+
+def run(params: dict) -> None:
+    """Measure the trained model, decide in the pipeline's MLflow run, write the report."""
+    cfg = GateConfig.from_params(require(params, "gate"))
+    test, run_info = read_table(paths.TEST), read_json(paths.RUN)
+    model, metrics = read_model(paths.MODEL), read_json(paths.METRICS)
+    cand = measure(params, cfg, model, metrics, read_table(paths.TRAIN), test, run_info)
+    with pipeline_run(require(params, "tracking"), "register", run_info):
+        report = decide(params, cfg, cand, test)
+    finish(cfg, report)

@@ -1,15 +1,18 @@
 """Stage score: check the current batch, score it and the reference with the champion."""
 
 import logging
+from typing import Any
 
 import mlflow
+import pandas as pd
 
-from mlgate.adapters.champion import load_scorer
+from mlgate.adapters.champion import Scorer, load_scorer
 from mlgate.adapters.tracking import configure, pipeline_run
 from mlgate.base import paths
 from mlgate.base.io import read_json, read_table, write_json, write_parquet
 from mlgate.base.params import require
 from mlgate.core.scoring import (
+    Profile,
     ScoreConfig,
     profile_from_frame,
     reference_sample,
@@ -21,31 +24,55 @@ from mlgate.engines.spark_scoring import engine_model
 log = logging.getLogger("mlgate.score")
 
 
-def run(params: dict) -> None:
-    """Write data/predictions/{current,reference}.parquet, profile.json and reports/score.json."""
+def score_frames(cfg: ScoreConfig, scorer: Scorer, profile: Profile,
+                 frames: dict[str, tuple[pd.DataFrame, str]]) -> dict[str, tuple[Any, Any]]:
+    """Each named (frame, label) checked and scored with one engine session (pandas or Spark):
+    name -> (scored frame, batch check)."""
+    with engine_model(cfg, scorer.model, scorer.uri) as model:  # score.engine: pandas | spark
+        return {name: score_batch(model, df, profile, cfg, label, scorer.uri)
+                for name, (df, label) in frames.items()}
+
+
+def score(params: dict, train: pd.DataFrame, current: pd.DataFrame,
+          run_info: dict) -> dict[str, Any]:
+    """Score the current batch and the reference sample with the champion (or the model just
+    trained); write data/predictions/ and reports/score.json; return the report and frames."""
     data, cfg = require(params, "data"), ScoreConfig.from_params(require(params, "score"))
-    train, run_info = read_table(paths.TRAIN), read_json(paths.RUN)
     profile = profile_from_frame(train, data["target"], list(data.get("categorical") or []),
                                  require(params, "task.type"))
-    configure(require(params, "tracking"))
     scorer = load_scorer(require(params, "gate.model_name"), require(params, "gate.alias"),
                          paths.MODEL, run_info)
-    with engine_model(cfg, scorer.model, scorer.uri) as model:  # score.engine: pandas | spark
-        current, batch = score_batch(model, read_table(paths.CURRENT), profile, cfg,
-                                     str(paths.CURRENT), scorer.uri)
-        reference, _ = score_batch(model, reference_sample(train, cfg), profile, cfg,
-                                   f"{paths.TRAIN} (reference sample)", scorer.uri)
+    scored = score_frames(cfg, scorer, profile, {
+        "current": (current, str(paths.CURRENT)),
+        "reference": (reference_sample(train, cfg), f"{paths.TRAIN} (reference sample)")})
+    (current, batch), (reference, _) = scored["current"], scored["reference"]
     report = {**scorer.describe(), **score_report(current, batch, profile),
               "n_reference_rows": len(reference)}
     write_parquet(paths.SCORED, current)
     write_parquet(paths.SCORED_REFERENCE, reference)
     write_json(paths.PROFILE, profile.to_dict())
     write_json(paths.SCORE_REPORT, report)
-    with pipeline_run(require(params, "tracking"), "score", run_info):
-        mlflow.log_metrics({"score_n_rows": report["n_rows"],
-                            "score_n_unseen_categories": report["n_unseen_categories"]})
-        mlflow.set_tags({"mlgate.score_model": scorer.uri, "mlgate.score_engine": cfg.engine})
-        mlflow.log_dict(report, "score.json")
     log.info("scored %d rows of %s with %s (%s, engine %s)", report["n_rows"], paths.CURRENT,
              scorer.uri, scorer.source, cfg.engine)
+    return {"report": report, "current": current, "reference": reference,
+            "engine": cfg.engine}
 
+
+def log_results(scored: dict[str, Any]) -> None:
+    """Log the score report to the active MLflow run."""
+    report = scored["report"]
+    mlflow.log_metrics({"score_n_rows": report["n_rows"],
+                        "score_n_unseen_categories": report["n_unseen_categories"]})
+    mlflow.set_tags({"mlgate.score_model": report["model_uri"],
+                     "mlgate.score_engine": scored["engine"]})
+    mlflow.log_dict(report, "score.json")
+
+
+def run(params: dict) -> None:
+    """Write data/predictions/{current,reference}.parquet, profile.json and reports/score.json."""
+    ScoreConfig.from_params(require(params, "score"))  # a bad section fails before any read
+    train, run_info = read_table(paths.TRAIN), read_json(paths.RUN)
+    configure(require(params, "tracking"))
+    scored = score(params, train, read_table(paths.CURRENT), run_info)
+    with pipeline_run(require(params, "tracking"), "score", run_info):
+        log_results(scored)
