@@ -28,6 +28,7 @@ import yaml
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
+from tests.defaults import NO_BASELINE_NOR_LATENCY, gate_config
 from tests.e2e.conftest import BIN, Repo, load
 
 pytestmark = pytest.mark.e2e
@@ -191,7 +192,7 @@ def test_an_interrupted_registration_is_resumed_and_orphans_are_marked(tmp_path,
     from mlgate.adapters.promotion import GateCandidate, run_gate
     from mlgate.adapters.registry import register_version
     from mlgate.adapters.tracking import log_model
-    from mlgate.core.gate import CHAMPION, GateConfig
+    from mlgate.core.gate import CHAMPION
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -207,8 +208,8 @@ def test_an_interrupted_registration_is_resumed_and_orphans_are_marked(tmp_path,
             register_version(source, "m-crash", {"validation_status": "pending"})
         register_version(live, "m-crash", {"validation_status": "pending",  # still running
                                            "registration.owner": f"{gethostname()}:{os.getpid()}"})
-        cfg = GateConfig.from_params({"model_name": "m-crash",
-                                      "thresholds": {"roc_auc": {"min": 0.5}}})
+        cfg = gate_config({**NO_BASELINE_NOR_LATENCY, "model_name": "m-crash",
+                           "thresholds": {"roc_auc": {"min": 0.5}}})
         outcome = run_gate(cfg, GateCandidate(ours, "run", {"roc_auc": 0.8}), lambda: None, uri)[1]
         found = {str(v.version): v for v in MlflowClient().search_model_versions("name='m-crash'")}
         aliases = {k: str(v) for k, v in

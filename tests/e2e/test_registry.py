@@ -31,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from mlgate.adapters.registry import register_version, set_champion
 from mlgate.adapters.tracking import log_model, pipeline_run
 from mlgate.core.evidence import score
+from tests.defaults import conf_section
 from tests.e2e.conftest import clean_env
 
 pytestmark = pytest.mark.e2e
@@ -39,12 +40,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(Path(sys.executable).parent / "python")
 TARGET = "binexp"
 MODEL = "mlgate-e2e"
-GATE = {"model_name": MODEL, "alias": "champion", "challenger_alias": "challenger",
+GATE = conf_section("gate", {"model_name": MODEL, "baseline": {},  # the policy's baseline: off
+        "alias": "champion", "challenger_alias": "challenger",
         "thresholds": {"roc_auc": {"min": 0.6}, "log_loss": {"max": 0.6}},
         "improvement": {"metric": "roc_auc", "min_delta": 0.01, "min_relative": None},
         "latency": {"max_ms_per_1000_rows": 60000},
         "slices": {"female": {"roc_auc": {"min": 0.55}}},
-        "slice_min_rows": 30, "fail_on_reject": False, "allow_unvalidated": False}
+        "slice_min_rows": 30, "fail_on_reject": False, "allow_unvalidated": False})
 
 
 def build(kind: str):
@@ -101,8 +103,7 @@ class Store:
     def __init__(self, root: Path, params: dict, **gate):
         self.root = root
         self.params = {**params, "gate": {**GATE, **gate},
-                       "tracking": {"uri": "sqlite:///mlflow.db",
-                                    "artifact_root": "mlartifacts", "experiment": "e2e"}}
+                       "tracking": conf_section("tracking", {"experiment": "e2e"})}
         (root / "dvc.yaml").write_text("stages: {}\n")
         (root / "params.yaml").write_text(yaml.safe_dump(self.params, sort_keys=False))
 

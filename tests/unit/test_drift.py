@@ -22,6 +22,7 @@ from mlgate.core.drift import (
     share_action,
     verdict_line,
 )
+from tests.defaults import drift_config, drift_with
 
 # Category frequencies of the integer-coded "region" column.
 REGION_P = [0.30, 0.20, 0.15, 0.10, 0.10, 0.05, 0.05, 0.05]
@@ -77,7 +78,7 @@ def _drifted(summary: dict) -> list[str]:
 @pytest.mark.parametrize("n", [N_ROWS, SMALL * 2], ids=["distance-regime", "p-value-regime"])
 def test_random_halves_no_drift(n: int) -> None:
     ref, cur = _halves(_table(n=n))
-    summary, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]))
+    summary, _ = run_drift(ref, cur, drift_with(categorical=["region"]))
     assert summary["dataset_drift"] is False
     assert summary["verdict"] == "no_drift"
     assert _drifted(summary) == []
@@ -89,7 +90,7 @@ def test_random_halves_no_drift(n: int) -> None:
 # 2. One shifted column ----------------------------------------------------------------------
 
 def test_shifted_column_is_named_with_score(shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    summary, _ = run_drift(*shifted, DriftConfig(categorical=["region"]))
+    summary, _ = run_drift(*shifted, drift_with(categorical=["region"]))
     assert _drifted(summary) == ["x1"]
     x1 = summary["columns"]["x1"]
     assert x1["method"] == "Wasserstein distance (normed)"  # Evidently's default above 1,000 rows
@@ -100,7 +101,7 @@ def test_shifted_column_is_named_with_score(shifted: tuple[pd.DataFrame, pd.Data
 
 
 def test_method_and_threshold_are_honoured(shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    cfg = DriftConfig(categorical=["region"], method="psi", threshold=0.1)
+    cfg = drift_with(categorical=["region"], method="psi", threshold=0.1)
     summary, _ = run_drift(*shifted, cfg)
     for col, res in summary["columns"].items():
         assert (res["method"], res["threshold"]) == ("psi", 0.1), col
@@ -111,7 +112,7 @@ def test_method_and_threshold_are_honoured(shifted: tuple[pd.DataFrame, pd.DataF
 
 def test_p_value_threshold_is_honoured(shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ref, cur = shifted
-    summary, _ = run_drift(ref, cur, DriftConfig(columns=NUMERIC, method="ks", threshold=0.01))
+    summary, _ = run_drift(ref, cur, drift_with(columns=NUMERIC, method="ks", threshold=0.01))
     assert {r["method"] for r in summary["columns"].values()} == {"ks"}
     assert summary["columns"]["x1"]["threshold"] == 0.01
     assert summary["columns"]["x1"]["score"] < 1e-10  # a p-value: small means drift
@@ -124,7 +125,7 @@ def test_p_value_threshold_is_honoured(shifted: tuple[pd.DataFrame, pd.DataFrame
                          [(0.2, "drift"), (0.25, "drift"), (0.5, "no_drift")])
 def test_drift_share_decides_verdict(shifted: tuple[pd.DataFrame, pd.DataFrame],
                                      share: float, verdict: str) -> None:
-    summary, _ = run_drift(*shifted, DriftConfig(columns=NUMERIC, drift_share=share))
+    summary, _ = run_drift(*shifted, drift_with(columns=NUMERIC, drift_share=share))
     assert summary["share_drifted"] == pytest.approx(0.25)  # 1 of 4 columns
     assert (summary["n_drifted"], summary["n_columns"]) == (1, 4)
     assert summary["drift_share_threshold"] == share
@@ -139,8 +140,8 @@ def test_drift_share_decides_verdict(shifted: tuple[pd.DataFrame, pd.DataFrame],
                           (SMALL * 2, "chi-square p_value", "K-S p_value")])
 def test_categorical_column_uses_categorical_test(n: int, cat_method: str, num_method: str) -> None:
     ref, cur = _halves(_table(n=n))
-    as_cat, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]))
-    as_num, _ = run_drift(ref, cur, DriftConfig())
+    as_cat, _ = run_drift(ref, cur, drift_with(categorical=["region"]))
+    as_num, _ = run_drift(ref, cur, drift_with())
     assert as_cat["columns"]["region"]["method"] == cat_method
     assert as_num["columns"]["region"]["method"] == num_method  # 8 integer codes look numeric
     assert as_cat["columns"]["x1"]["method"] == num_method
@@ -151,7 +152,7 @@ def test_category_frequency_change_is_caught(halves: tuple[pd.DataFrame, pd.Data
     cur = cur.copy()
     moved = [0.10, 0.20, 0.15, 0.10, 0.10, 0.05, 0.05, 0.25]  # 20 points from code 0 to code 7
     cur["region"] = np.random.default_rng(3).choice(len(moved), size=len(cur), p=moved)
-    summary, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]))
+    summary, _ = run_drift(ref, cur, drift_with(categorical=["region"]))
     assert _drifted(summary) == ["region"]
     assert summary["columns"]["region"]["method"] == "Jensen-Shannon distance"
     assert summary["columns"]["region"]["score"] >= 0.1
@@ -163,52 +164,54 @@ def test_missing_configured_column_is_named(halves: tuple[pd.DataFrame, pd.DataF
     ref, cur = halves
     both = r"`income` \(not in reference\).*`income` \(not in current\)"
     with pytest.raises(DriftError, match=both):
-        select_columns(ref, cur, DriftConfig(columns=["x1", "income"]))
+        select_columns(ref, cur, drift_with(columns=["x1", "income"]))
     with pytest.raises(DriftError, match=r"`x2` \(not in current\)") as info:
-        run_drift(ref, cur.drop(columns="x2"), DriftConfig(columns=["x1", "x2"]))
+        run_drift(ref, cur.drop(columns="x2"), drift_with(columns=["x1", "x2"]))
     assert "reference" not in str(info.value)
 
 
 def test_empty_frames_and_selection_rejected(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ref, cur = halves
     with pytest.raises(DriftError, match="current table is empty"):
-        run_drift(ref, cur.iloc[:0], DriftConfig())
+        run_drift(ref, cur.iloc[:0], drift_with())
     with pytest.raises(DriftError, match="reference table is empty"):
-        run_drift(ref.iloc[:0], cur, DriftConfig())
+        run_drift(ref.iloc[:0], cur, drift_with())
     with pytest.raises(DriftError, match="no columns left"):
-        select_columns(ref, cur, DriftConfig(exclude=[*NUMERIC, "region"]))
+        select_columns(ref, cur, drift_with(exclude=[*NUMERIC, "region"]))
     with pytest.raises(DriftError, match="no columns left"):
-        select_columns(ref[["x1"]], cur[["x2"]], DriftConfig())
+        select_columns(ref[["x1"]], cur[["x2"]], drift_with())
 
 
 def test_all_missing_column_is_named(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ref, cur = halves
     cur = cur.assign(x3=np.nan)
     with pytest.raises(DriftError, match=r"`x3` \(current\)"):
-        run_drift(ref, cur, DriftConfig())
+        run_drift(ref, cur, drift_with())
 
 
 def test_method_not_applicable_to_categorical(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     with pytest.raises(DriftError, match=r"drift\.method='ks'.*isn't applicable"):
-        run_drift(*halves, DriftConfig(categorical=["region"], method="ks"))
+        run_drift(*halves, drift_with(categorical=["region"], method="ks"))
 
 
 def test_select_columns_defaults_and_exclude(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ref, cur = halves
-    assert select_columns(ref, cur.drop(columns="x4"), DriftConfig(exclude=["x2"])) == [
+    assert select_columns(ref, cur.drop(columns="x4"), drift_with(exclude=["x2"])) == [
         "x1", "x3", "region"]
-    assert select_columns(ref, cur, DriftConfig(columns=["x3", "x1"], exclude=["x1"])) == ["x3"]
+    assert select_columns(ref, cur, drift_with(columns=["x3", "x1"], exclude=["x1"])) == ["x3"]
 
 
 def test_from_params() -> None:
     section = {"columns": None, "exclude": ["y"], "categorical": ["region"], "method": "psi",
                "threshold": 0.2, "drift_share": 0.3}
-    cfg = DriftConfig.from_params(section)
-    assert cfg == DriftConfig(exclude=["y"], categorical=["region"], method="psi",
+    cfg = drift_config(section)
+    assert cfg == drift_with(exclude=["y"], categorical=["region"], method="psi",
                               threshold=0.2, drift_share=0.3)
-    assert DriftConfig.from_params({"exclude": None, "drift_share": None}) == DriftConfig()
+    assert drift_config({"exclude": None}) == drift_with()  # null: no columns excluded
+    with pytest.raises(ValueError, match=r"drift\.drift_share"):  # no default in code
+        drift_config({"drift_share": None})
     with pytest.raises(ValueError, match=r"drift\.treshold") as info:
-        DriftConfig.from_params({"method": None, "treshold": 0.1})
+        drift_config({"method": None, "treshold": 0.1})
     assert "drift.method" not in str(info.value)
 
 
@@ -217,7 +220,7 @@ def test_from_params() -> None:
 def test_from_params_rejects_bad_values(section: dict) -> None:
     key = next(iter(section))
     with pytest.raises(ValueError, match=rf"drift\.{key}"):
-        DriftConfig.from_params(section)
+        drift_config(section)
 
 
 # 6. Outputs ---------------------------------------------------------------------------------
@@ -232,7 +235,7 @@ def _is_plain(value: object) -> bool:
 
 
 def test_summary_shape_and_json_round_trip(shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    summary, _ = run_drift(*shifted, DriftConfig(categorical=["region"]))
+    summary, _ = run_drift(*shifted, drift_with(categorical=["region"]))
     assert set(summary) == {"dataset_drift", "verdict", "share_drifted", "n_drifted", "n_columns",
                             "drift_share_threshold", "columns", "prediction_drift",
                             "target_drift", "quality", "action", "action_reasons"}
@@ -245,7 +248,7 @@ def test_summary_shape_and_json_round_trip(shifted: tuple[pd.DataFrame, pd.DataF
 
 
 def test_save_html_is_atomic(tmp_path: Path, shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    _, snapshot = run_drift(*shifted, DriftConfig(categorical=["region"]))
+    _, snapshot = run_drift(*shifted, drift_with(categorical=["region"]))
     out = tmp_path / "reports" / "drift.html"
     save_html(snapshot, out)
     assert out.stat().st_size > 1000
@@ -267,7 +270,7 @@ def _summary(share: float, drifted: tuple[str, ...] = (), outputs: tuple[str, ..
             "target_drift": {c: {"drifted": True} for c in target}}
 
 
-ACTION_CFG = DriftConfig(actions={"retrain": 0.1, "investigate": 0.3},
+ACTION_CFG = drift_with(actions={"retrain": 0.1, "investigate": 0.3},
                          per_column={"a": ColumnRule(important=True)})
 
 
@@ -314,7 +317,7 @@ def _scored(frame: pd.DataFrame, seed: int, shift: float = 0.0) -> pd.DataFrame:
 
 def test_prediction_and_target_drift(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ref, cur = _scored(halves[0], 1), _scored(halves[1], 2, shift=0.3)
-    summary, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]), target="y")
+    summary, _ = run_drift(ref, cur, drift_with(categorical=["region"]), target="y")
     assert summary["n_columns"] == 5  # prediction, probability, model_uri, y are not features
     assert set(summary["prediction_drift"]) == {"prediction", "probability"}
     assert summary["prediction_drift"]["probability"]["drifted"] is True
@@ -327,7 +330,7 @@ def test_prediction_and_target_drift(halves: tuple[pd.DataFrame, pd.DataFrame]) 
 
 def test_regression_outputs_are_numerical(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ref, cur = (h.assign(prediction=h["x2"] * 2.0, spend=h["x3"] + 1.0) for h in halves)
-    summary, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]), target="spend",
+    summary, _ = run_drift(ref, cur, drift_with(categorical=["region"]), target="spend",
                            task="regression")
     assert set(summary["prediction_drift"]) == {"prediction"}  # no probability in regression
     assert summary["prediction_drift"]["prediction"]["method"] == "Wasserstein distance (normed)"
@@ -337,7 +340,7 @@ def test_regression_outputs_are_numerical(halves: tuple[pd.DataFrame, pd.DataFra
 
 def test_no_output_drift_on_same_distribution(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     ref, cur = _scored(halves[0], 1), _scored(halves[1], 2)
-    summary, _ = run_drift(ref, cur.drop(columns="y"), DriftConfig(categorical=["region"]),
+    summary, _ = run_drift(ref, cur.drop(columns="y"), drift_with(categorical=["region"]),
                            target="y")
     assert summary["target_drift"] == {}  # the batch has no labels
     assert not any(v["drifted"] for v in summary["prediction_drift"].values())
@@ -351,7 +354,7 @@ def test_quality_summary(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     cur.loc[:119, "x2"] = np.nan  # 120 missing values
     cur.loc[200:204, "x3"] = ref["x3"].max() + 1.0  # 5 values above the reference maximum
     cur.loc[300:302, "region"] = 99  # 3 rows of a category the reference never had
-    summary, _ = run_drift(ref, cur, DriftConfig(categorical=["region"]))
+    summary, _ = run_drift(ref, cur, drift_with(categorical=["region"]))
     quality = summary["quality"]
     assert (quality["missing_values"], quality["out_of_range_values"],
             quality["new_category_values"]) == (120, 5, 3)
@@ -364,7 +367,7 @@ def test_quality_summary(halves: tuple[pd.DataFrame, pd.DataFrame]) -> None:
 
 def test_per_column_method_and_threshold(shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     rules = {"x1": ColumnRule(threshold=5.0), "x2": ColumnRule(method="psi", threshold=0.2)}
-    summary, _ = run_drift(*shifted, DriftConfig(categorical=["region"], per_column=rules))
+    summary, _ = run_drift(*shifted, drift_with(categorical=["region"], per_column=rules))
     x1, x2 = summary["columns"]["x1"], summary["columns"]["x2"]
     assert x1["threshold"] == 5.0 and x1["drifted"] is False  # the 1.5-std shift is tolerated
     assert (x2["method"], x2["threshold"]) == ("psi", 0.2)
@@ -374,17 +377,18 @@ def test_per_column_method_and_threshold(shifted: tuple[pd.DataFrame, pd.DataFra
 
 def test_verdict_line_names_verdict_action_and_columns(
         shifted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    cfg = DriftConfig(categorical=["region"], per_column={"x1": ColumnRule(important=True)},
+    cfg = drift_with(categorical=["region"], per_column={"x1": ColumnRule(important=True)},
                       actions={"retrain": 0.5, "investigate": 0.8})
     summary, _ = run_drift(*shifted, cfg)
     assert summary["action"] == "retrain"
+    # drift.drift_share is conf/'s 0.05 (1 of 5 drifted: dataset drift), no longer code's 0.5
     assert verdict_line(summary).startswith(
-        "drift verdict: no_drift, action: retrain (1/5 features drifted: x1; outputs drifted: "
+        "drift verdict: drift, action: retrain (1/5 features drifted: x1; outputs drifted: "
         "none; why: important column(s) drifted: x1)")
 
 
 def test_from_params_new_keys() -> None:
-    cfg = DriftConfig.from_params({
+    cfg = drift_config({
         "per_column": {"income": {"important": True, "threshold": 0.2}, "plan": None},
         "actions": {"retrain": 0.1, "investigate": 0.4}, "on_prediction_drift": "none",
         "fail_on": "investigate", "retrain": {"overrides": ["split.current='year >= 5'"]}})
@@ -411,7 +415,7 @@ def test_from_params_new_keys() -> None:
 ])
 def test_from_params_rejects_bad_new_values(section: dict, key: str) -> None:
     with pytest.raises(ValueError, match=key):
-        DriftConfig.from_params(section)
+        drift_config(section)
 
 
 # Real data: RAND Health Insurance Experiment (statsmodels), with the committed drift config ---

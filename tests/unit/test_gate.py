@@ -25,6 +25,7 @@ from mlgate.core.gate import (
     tag_key,
     version_tags,
 )
+from tests.defaults import NO_BASELINE_NOR_LATENCY, gate_config
 
 GOOD = {"roc_auc": 0.80, "accuracy": 0.8, "f1": 0.88, "precision": 0.82, "recall": 0.94,
         "log_loss": 0.42}
@@ -32,8 +33,9 @@ GOOD = {"roc_auc": 0.80, "accuracy": 0.8, "f1": 0.88, "precision": 0.82, "recall
 
 def gate(**kw) -> GateConfig:
     base = {"model_name": "m", "thresholds": {"roc_auc": {"min": 0.7}, "log_loss": {"max": 0.5}},
-            "improvement": {"metric": "roc_auc", "min_delta": 0.01}}
-    return GateConfig.from_params({**base, **kw})
+            "improvement": {"metric": "roc_auc", "min_delta": 0.01},
+            **NO_BASELINE_NOR_LATENCY}  # the tests that check them set their own
+    return gate_config({**base, **kw})
 
 
 def champ(**metrics) -> ChampionScore:
@@ -150,12 +152,13 @@ def test_slice_floors_fail_pass_and_unchecked_with_reason():
 ])
 def test_bad_gate_config_is_named(section, match):
     with pytest.raises(ConfigError, match=match):
-        GateConfig.from_params({"model_name": "m", **section})
+        gate_config({"model_name": "m", **section})
 
 
 def test_schema_is_generic_over_metric_names():
-    cfg = GateConfig.from_params({"model_name": "m", "thresholds": {"rmse": {"max": 1.5}},
-                                  "improvement": {"metric": "rmse", "min_delta": 0.1}})
+    cfg = gate_config({**NO_BASELINE_NOR_LATENCY, "model_name": "m",
+                       "thresholds": {"rmse": {"max": 1.5}},
+                       "improvement": {"metric": "rmse", "min_delta": 0.1}})
     assert decide({"rmse": 1.2}, ChampionScore("1", {"rmse": 1.35}), cfg).role == CHAMPION
     assert decide({"rmse": 1.3}, ChampionScore("1", {"rmse": 1.35}), cfg).role == CHALLENGER
     assert cfg.key_metrics == ["rmse"]
@@ -256,7 +259,8 @@ def test_baseline_margins_in_each_metric_direction():
 
 
 def test_a_baseline_alone_validates_a_gate():
-    cfg = GateConfig.from_params({"model_name": "m", "baseline": {"rmse": {"min_relative": 0.1}}})
+    cfg = gate_config({"model_name": "m", "baseline": {"rmse": {"min_relative": 0.1}},
+                       "latency": {"max_ms_per_1000_rows": None}})
     d = decide({"rmse": 50.0}, None, cfg, Evidence(baseline={"rmse": 77.0}))
     assert d.passed and [c.name for c in d.checks if c.kind != "artifact"] == [
         "baseline.rmse_relative"]
@@ -314,7 +318,7 @@ def test_slices_can_be_switched_off_from_the_command_line():
 ])
 def test_bad_new_gate_keys_are_named(section, match):
     with pytest.raises(ConfigError, match=match):
-        GateConfig.from_params({"model_name": "m", **section})
+        gate_config({"model_name": "m", **section})
 
 
 def test_baseline_predictor_scores_what_guessing_scores(fitted):

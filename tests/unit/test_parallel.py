@@ -15,7 +15,8 @@ from mlgate.base.errors import ConfigError, MlgateError
 from mlgate.base.processes import group_alive
 from mlgate.engines.parallel import _result, check_workers, dask_client, import_distributed
 from mlgate.engines.selection import train_model
-from mlgate.engines.training import DaskConfig, TrainConfig, TrainingError
+from mlgate.engines.training import TrainingError
+from tests.defaults import dask_with, train_config
 
 DATA = {"target": "binexp", "categorical": ["plan", "site"]}
 SECTION = {"estimators": ["lr", "dt"], "fold": 3, "n_jobs": 1, "seed": 3}
@@ -49,9 +50,9 @@ def descendants() -> dict[int, str]:
 def both(sample):
     """The same data and seed trained with parallel=none and parallel=dask (2 worker processes)."""
     pytest.importorskip("distributed")  # the `dask` extra; `make test` installs it
-    sequential = train_model(sample, TrainConfig.from_params(DATA, SECTION))
+    sequential = train_model(sample, train_config(DATA, SECTION))
     seen, before, lines = [], descendants(), Lines()
-    cfg = TrainConfig.from_params(DATA, {**SECTION, "parallel": "dask", "dask": {
+    cfg = train_config(DATA, {**SECTION, "parallel": "dask", "dask": {
         "address": None, "n_workers": 2, "threads_per_worker": 1}})
     logger = logging.getLogger("mlgate.engines.parallel")
     logger.addHandler(lines)
@@ -103,12 +104,12 @@ def test_candidates_ran_on_loopback_workers_that_are_gone_afterwards(both):
 ])
 def test_bad_parallel_config_is_named(section, match):
     with pytest.raises(ConfigError, match=match):
-        TrainConfig.from_params(DATA, {**SECTION, **section})
+        train_config(DATA, {**SECTION, **section})
 
 
 def test_defaults_and_null_parallel_mean_sequential():
-    cfg = TrainConfig.from_params(DATA, {**SECTION, "parallel": None})
-    assert cfg.parallel == "none" and cfg.dask == DaskConfig()
+    cfg = train_config(DATA, {**SECTION, "parallel": None})
+    assert cfg.parallel == "none" and cfg.dask == dask_with()
 
 
 def test_missing_dask_extra_names_the_install_command(monkeypatch):
@@ -121,7 +122,7 @@ def test_unreachable_scheduler_is_named(caplog):
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cfg = DaskConfig(address=f"tcp://127.0.0.1:{port}", connect_timeout=1)
+    cfg = dask_with(address=f"tcp://127.0.0.1:{port}", connect_timeout=1)
     caplog.set_level(logging.CRITICAL, logger="distributed")
     with pytest.raises(MlgateError, match=rf"train.dask.address.*127.0.0.1:{port}"), \
             dask_client(cfg):
@@ -169,10 +170,10 @@ def test_a_running_cluster_started_with_the_dask_cli_gives_the_same_choice(sampl
                 "--no-dashboard"], tmp_path / "scheduler.log") as scheduler, \
             start([dask, "worker", address, "--host", "127.0.0.1", "--nworkers", "2",
                    "--nthreads", "1", "--no-dashboard"], tmp_path / "worker.log") as worker:
-        remote = train_model(sample, TrainConfig.from_params(DATA, {
+        remote = train_model(sample, train_config(DATA, {
             **SECTION, "parallel": "dask", "dask": {"address": address, "connect_timeout": 120}}))
         assert worker.process.poll() is None and scheduler.process.poll() is None  # not ours
-    sequential = train_model(sample, TrainConfig.from_params(DATA, SECTION))
+    sequential = train_model(sample, train_config(DATA, SECTION))
     assert remote.best_id == sequential.best_id
     assert [c.cv for c in remote.candidates] == [c.cv for c in sequential.candidates]
     assert [c.cv_std for c in remote.candidates] == [c.cv_std for c in sequential.candidates]

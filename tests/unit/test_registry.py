@@ -28,6 +28,7 @@ from mlgate.adapters.registry import (
 from mlgate.adapters.tracking import log_model
 from mlgate.base.errors import DataError, MlgateError
 from mlgate.cli import main as cli
+from tests.defaults import NO_BASELINE_NOR_LATENCY, conf_section, gate_config
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +131,8 @@ def test_champion_score_on_the_same_data_or_why_not(store, data):
 @pytest.fixture
 def repo(store, tmp_path, monkeypatch, params):
     """A repository root whose params.yaml points at the store (for the CLI)."""
-    conf = {**params, "tracking": {"uri": store["uri"], "experiment": "unit"},
+    conf = {**params, "tracking": conf_section("tracking", {"uri": store["uri"],
+                                                            "experiment": "unit"}),
             "gate": {**params["gate"], "model_name": "m-cli"}}
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(conf))
@@ -205,12 +207,13 @@ def test_registry_lock_is_exclusive_across_processes(tmp_path, monkeypatch):
 
 def test_recheck_compares_again_when_the_champion_moved(store):
     from mlgate.adapters.promotion import GateCandidate, recheck
-    from mlgate.core.gate import ChampionScore, GateConfig, decide
+    from mlgate.core.gate import ChampionScore, decide
 
     versions(store, "m-cas", 2)
     set_champion("m-cas", "1", "champion", "challenger")
-    cfg = GateConfig.from_params({"model_name": "m-cas", "thresholds": {"roc_auc": {"min": 0.5}},
-                                  "improvement": {"metric": "roc_auc", "min_delta": 0.01}})
+    cfg = gate_config({**NO_BASELINE_NOR_LATENCY, "model_name": "m-cas",
+                       "thresholds": {"roc_auc": {"min": 0.5}},
+                       "improvement": {"metric": "roc_auc", "min_delta": 0.01}})
     cand = GateCandidate("models:/x", "run", {"roc_auc": 0.80})
     seen = decide(cand.metrics, ChampionScore("1", {"roc_auc": 0.70}), cfg)
     rescored = []
@@ -228,11 +231,12 @@ def test_recheck_compares_again_when_the_champion_moved(store):
 
 def test_the_same_logged_model_is_never_registered_twice(store, monkeypatch):
     from mlgate.adapters.promotion import GateCandidate, run_gate
-    from mlgate.core.gate import CHAMPION, GateConfig
+    from mlgate.core.gate import CHAMPION
 
     monkeypatch.setattr("mlgate.adapters.promotion.smoke_test", lambda uri, tracking: SmokeOk())
-    cfg = GateConfig.from_params({"model_name": "m-dedup", "thresholds": {"roc_auc": {"min": 0.5}},
-                                  "improvement": {"metric": "roc_auc", "min_delta": 0.01}})
+    cfg = gate_config({**NO_BASELINE_NOR_LATENCY, "model_name": "m-dedup",
+                       "thresholds": {"roc_auc": {"min": 0.5}},
+                       "improvement": {"metric": "roc_auc", "min_delta": 0.01}})
     cand = GateCandidate(store["model_uri"], "run", {"roc_auc": 0.80})
     first = run_gate(cfg, cand, lambda: None, store["uri"])[1]
     assert (first.decision, first.version) == (CHAMPION, "1")

@@ -18,7 +18,6 @@ from mlgate.core.scoring import (
     PREDICTION,
     PROBABILITY,
     Profile,
-    ScoreConfig,
     ScoringError,
     check_batch,
     check_predictions,
@@ -29,6 +28,7 @@ from mlgate.core.scoring import (
     score_batch,
     score_report,
 )
+from tests.defaults import score_config, score_with
 
 FEATURES = ["age", "income", "region", "member"]
 
@@ -58,7 +58,7 @@ def model(train: pd.DataFrame) -> LogisticRegression:
     return LogisticRegression(max_iter=500).fit(train[FEATURES], train["y"])
 
 
-CFG = ScoreConfig()
+CFG = score_with()
 
 
 # 1. Profile ---------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def test_missing_and_extra_columns_are_named(profile: Profile, train: pd.DataFra
     with pytest.raises(ScoringError, match=r"batch\.csv: missing column\(s\).*`income`.*"
                                            r"not trained on: `comment`"):
         check_batch(bad, profile, CFG, "batch.csv")
-    dropping = ScoreConfig(extra_columns="drop")
+    dropping = score_with(extra_columns="drop")
     assert list(check_batch(train.assign(comment="x"), profile, dropping, "b").features) == \
         FEATURES
 
@@ -143,7 +143,7 @@ def test_unseen_category_is_named(profile: Profile, train: pd.DataFrame) -> None
     with pytest.raises(ScoringError, match=r"`region`: unseen categories 7, 9 \(trained on "
                                            r"1, 2, 3\)"):
         check_batch(bad, profile, CFG, "b")
-    warned = check_batch(bad, profile, ScoreConfig(unseen_categories="warn"), "b")
+    warned = check_batch(bad, profile, score_with(unseen_categories="warn"), "b")
     assert warned.unseen == {"region": [7, 9]}
     assert "unseen categories 7, 9" in warned.warnings[0]
 
@@ -211,19 +211,19 @@ def test_probability_checks(proba: np.ndarray, message: str) -> None:
 
 
 def test_reference_sample_is_capped_and_seeded(train: pd.DataFrame) -> None:
-    assert reference_sample(train, ScoreConfig(reference_rows=500)) is train
-    a = reference_sample(train, ScoreConfig(reference_rows=50, seed=1))
-    b = reference_sample(train, ScoreConfig(reference_rows=50, seed=1))
+    assert reference_sample(train, score_with(reference_rows=500)) is train
+    a = reference_sample(train, score_with(reference_rows=50, seed=1))
+    b = reference_sample(train, score_with(reference_rows=50, seed=1))
     assert len(a) == 50 and a.index.equals(b.index) and a.index.is_monotonic_increasing
 
 
 # 4. Config ----------------------------------------------------------------------------------
 
 def test_score_config_from_params() -> None:
-    assert ScoreConfig.from_params({"unseen_categories": "warn", "seed": 7}) == ScoreConfig(
+    assert score_config({"unseen_categories": "warn", "seed": 7}) == score_with(
         unseen_categories="warn", seed=7)
     with pytest.raises(ConfigError, match=r"score\.unseen"):
-        ScoreConfig.from_params({"unseen": "warn"})
+        score_config({"unseen": "warn"})
 
 
 @pytest.mark.parametrize("section", [{"unseen_categories": "ignore"}, {"extra_columns": "keep"},
@@ -231,7 +231,7 @@ def test_score_config_from_params() -> None:
                                      {"seed": 1.5}])
 def test_score_config_rejects_bad_values(section: dict) -> None:
     with pytest.raises(ConfigError, match=rf"score\.{next(iter(section))}"):
-        ScoreConfig.from_params(section)
+        score_config(section)
 
 
 # 5. mlgate retrain --------------------------------------------------------------------------

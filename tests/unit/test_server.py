@@ -20,7 +20,6 @@ from mlgate.adapters.tracking import (
     tracking_uri,
 )
 from mlgate.admin.server import (
-    ServerConfig,
     auth_ini,
     database_sql,
     ensure_dotenv,
@@ -30,6 +29,7 @@ from mlgate.admin.server import (
     server_env,
 )
 from mlgate.base.errors import ConfigError
+from tests.defaults import server_config
 
 TRACKING = {"uri": "http://127.0.0.1:5050", "artifact_root": None, "experiment": "mlgate",
             "server": {"postgres_port": 5433, "data_dir": ".mlgate/server", "database": "mlflow",
@@ -134,23 +134,23 @@ def test_own_tracking_identity_is_never_replaced():
 
 
 def test_server_config_anchors_paths_and_rejects_remote_or_unknown(tmp_path):
-    cfg = ServerConfig.from_params(TRACKING, tmp_path)
+    cfg = server_config(TRACKING, tmp_path)
     assert cfg.port == 5050 and cfg.data_dir == (tmp_path / ".mlgate/server").resolve()
     with pytest.raises(ConfigError, match="127.0.0.1"):
-        ServerConfig.from_params({**TRACKING, "uri": "https://mlflow.example.org"}, tmp_path)
+        server_config({**TRACKING, "uri": "https://mlflow.example.org"}, tmp_path)
     with pytest.raises(ConfigError, match="tracking.server.colour"):
-        ServerConfig.from_params({**TRACKING, "server": {"colour": 1}}, tmp_path)
+        server_config({**TRACKING, "server": {"colour": 1}}, tmp_path)
     with pytest.raises(ConfigError, match="tracking.server.database"):
-        ServerConfig.from_params({**TRACKING, "server": {"database": "x; drop"}}, tmp_path)
+        server_config({**TRACKING, "server": {"database": "x; drop"}}, tmp_path)
     with pytest.raises(ConfigError, match="tracking.server.postgres_port"):
-        ServerConfig.from_params({**TRACKING, "server": {"postgres_port": "5433"}}, tmp_path)
+        server_config({**TRACKING, "server": {"postgres_port": "5433"}}, tmp_path)
     for key, bad in (("postgres_port", 70000), ("workers", 0), ("start_timeout", -1)):
         with pytest.raises(ConfigError, match=f"tracking.server.{key}"):
-            ServerConfig.from_params({**TRACKING, "server": {key: bad}}, tmp_path)
+            server_config({**TRACKING, "server": {key: bad}}, tmp_path)
 
 
 def test_no_secret_on_the_command_line_or_in_files(tmp_path):
-    cfg = ServerConfig.from_params(TRACKING, tmp_path)
+    cfg = server_config(TRACKING, tmp_path)
     values = {"MLGATE_PG_PASSWORD": "pg-Xyzzy-123", "MLGATE_ADMIN_USERNAME": "admin",
               "MLGATE_ADMIN_PASSWORD": "admin-Xyzzy-123", "MLGATE_SERVER_SECRET_KEY": "k"}
     cmd = mlflow_server_cmd(cfg)
@@ -161,7 +161,7 @@ def test_no_secret_on_the_command_line_or_in_files(tmp_path):
     env = server_env(cfg, values)
     assert env["PGPASSWORD"] == "pg-Xyzzy-123"
     assert env["MLFLOW_AUTH_ADMIN_PASSWORD"] == "admin-Xyzzy-123"
-    no_auth = ServerConfig.from_params({**TRACKING, "server": {"auth": False}}, tmp_path)
+    no_auth = server_config({**TRACKING, "server": {"auth": False}}, tmp_path)
     assert "basic-auth" not in mlflow_server_cmd(no_auth)
 
 
@@ -174,6 +174,6 @@ def test_database_sql_quotes_the_password_and_creates_what_is_missing():
 
 
 def test_relative_pg_dir_is_under_the_repository(tmp_path):
-    cfg = ServerConfig.from_params(TRACKING, tmp_path)
+    cfg = server_config(TRACKING, tmp_path)
     assert cfg.pg_data.is_relative_to(tmp_path.resolve()) and cfg.pg_data.name == "data"
     assert Path(cfg.state_path).name == "server.json"

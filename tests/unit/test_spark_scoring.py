@@ -20,15 +20,14 @@ from mlgate.core.scoring import (
     LOCAL_CONF,
     PREDICTION,
     PROBABILITY,
-    ScoreConfig,
-    SparkConfig,
     profile_from_frame,
     score_batch,
 )
 from mlgate.engines.spark_scoring import build_session, engine_model
+from tests.defaults import score_config, score_with, spark_config
 
 FEATURES = ["age", "income", "region", "member"]
-SPARK = ScoreConfig(engine="spark")
+SPARK = score_with(engine="spark")
 
 
 def _table(n: int = 240, seed: int = 0) -> pd.DataFrame:
@@ -67,7 +66,7 @@ def spark(tmp_path_factory):
     pytest.importorskip("pyspark")
     with pytest.MonkeyPatch.context() as mp:  # nothing may touch the repository's store
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/m.db")
-        session = build_session(SparkConfig.from_params({"conf": {"spark.ui.enabled": False}}))
+        session = build_session(spark_config({"conf": {"spark.ui.enabled": False}}))
         yield session
         session.stop()
 
@@ -80,7 +79,7 @@ def test_spark_engine_matches_pandas(spark, target: str, tmp_path: Path) -> None
     model, uri = save_model(target, train, tmp_path / "model")
     profile = profile_from_frame(train[[*FEATURES, target]], target, ["region"], task)
     batch = batch[[target, *FEATURES[::-1]]]  # columns in another order: aligned by name
-    expected, _ = score_batch(model, batch, profile, ScoreConfig(), "b", uri)
+    expected, _ = score_batch(model, batch, profile, score_with(), "b", uri)
     with engine_model(SPARK, model, uri) as spark_model:
         assert spark_model is not model and spark_model.session is spark
         scored, _ = score_batch(spark_model, batch, profile, SPARK, "b", uri)
@@ -100,7 +99,7 @@ def test_spark_engine_needs_a_logged_model(spark, tmp_path: Path) -> None:
 
 def test_pandas_engine_is_the_model_itself() -> None:
     model = object()
-    with engine_model(ScoreConfig(), model, "models:/m/1") as scoring:
+    with engine_model(score_with(), model, "models:/m/1") as scoring:
         assert scoring is model
 
 
@@ -121,15 +120,15 @@ def test_missing_pyspark_names_the_extra(monkeypatch) -> None:
 ])
 def test_engine_config_errors_name_the_key(section: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        ScoreConfig.from_params(section)
+        score_config(section)
 
 
 def test_spark_conf_is_flattened_and_local_binds_loopback() -> None:
-    cfg = SparkConfig.from_params({"conf": {"spark": {"executor": {"memory": "2g"}},
+    cfg = spark_config({"conf": {"spark": {"executor": {"memory": "2g"}},
                                             "spark.ui.enabled": False,
                                             "spark.sql.shuffle.partitions": 2}})
     assert cfg.conf == {"spark.executor.memory": "2g", "spark.ui.enabled": "false",
                         "spark.sql.shuffle.partitions": "2"}
     assert cfg.properties() == {**LOCAL_CONF, **cfg.conf}
-    cluster = SparkConfig.from_params({"master": "spark://head:7077"})
+    cluster = spark_config({"master": "spark://head:7077", "conf": {}})
     assert not cluster.local and cluster.properties() == {}  # executors must reach the driver

@@ -5,10 +5,11 @@ import pytest
 
 from mlgate.base.errors import ConfigError, DataError
 from mlgate.core.split import SplitConfig, split_all, split_current
+from tests.defaults import split_config
 
 
 def cfg(**kw) -> SplitConfig:
-    return SplitConfig.from_params({"current": "year >= 4", "drop_columns": ["year"],
+    return split_config({"current": "year >= 4", "drop_columns": ["year"],
                                     "test_size": 0.25, "seed": 1, **kw})
 
 
@@ -57,9 +58,9 @@ def test_regression_split_is_stratified_on_target_deciles(randhie):
 
 
 def test_current_batch_by_seeded_share_shrinks_to_a_subset(tiny):
-    big = split_all(tiny, "y", SplitConfig.from_params({"current_share": 0.4, "seed": 3,
+    big = split_all(tiny, "y", split_config({"current_share": 0.4, "seed": 3,
                                                           "stratify": False}))
-    small = split_all(tiny, "y", SplitConfig.from_params({"current_share": 0.2, "seed": 3,
+    small = split_all(tiny, "y", split_config({"current_share": 0.2, "seed": 3,
                                                             "stratify": False}))
     assert len(big["current"]) == 8 and len(small["current"]) == 4
     key = ["x", "code"]
@@ -76,4 +77,4 @@ def test_current_batch_by_seeded_share_shrinks_to_a_subset(tiny):
 ])
 def test_split_keys_are_checked(section, match):
     with pytest.raises(ConfigError, match=match):
-        SplitConfig.from_params(section)
+        split_config(section)

@@ -5,13 +5,14 @@ import pytest
 
 from mlgate.base.errors import ConfigError
 from mlgate.core.validation import Schema, describe_failures, validate
+from tests.defaults import schema_config
 
 COLUMNS = {"x": "numeric", "code": "integer", "city": "string", "year": "integer",
            "y": "integer"}
 
 
 def schema(**kw) -> Schema:
-    return Schema.from_params("y", {"columns": COLUMNS, "target_values": [0, 1],
+    return schema_config("y", {"columns": COLUMNS, "target_values": [0, 1],
                                     "min_rows": 10, **kw})
 
 
@@ -66,9 +67,9 @@ def test_extra_columns_rejected_when_not_allowed(tiny):
 
 def test_bad_schema_config_is_named():
     with pytest.raises(ConfigError, match="unknown kind"):
-        Schema.from_params("y", {"columns": {"x": "decimal"}})
+        schema_config("y", {"columns": {"x": "decimal"}})
     with pytest.raises(ConfigError, match="validate.min_row"):
-        Schema.from_params("y", {"min_row": 3})
+        schema_config("y", {"min_row": 3})
 
 
 def test_randhie_passes_the_committed_schema(randhie, params):

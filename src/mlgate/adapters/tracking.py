@@ -24,7 +24,7 @@ from mlflow.models import infer_signature
 
 from mlgate.base.errors import ConfigError, MlgateError
 from mlgate.base.names import metric_name
-from mlgate.base.params import check_keys, repo_root
+from mlgate.base.params import check_section, repo_root
 from mlgate.base.processes import owner_gone, process_owner
 from mlgate.core import model_steps
 
@@ -55,15 +55,16 @@ def tracking_uri(cfg: dict[str, Any], root: Path | None = None) -> str:
     """MLFLOW_TRACKING_URI when set, else `tracking.uri` anchored at the repository root."""
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
-    check_keys(cfg, TRACKING_KEYS, "tracking")
-    if not cfg.get("uri"):
-        raise ConfigError("params.yaml: missing key `tracking.uri`")
+    check_section(cfg, "tracking", {"uri", "artifact_root", "experiment"}, {"server"})
+    if not cfg["uri"]:
+        raise ConfigError("`tracking.uri` must name the MLflow store, got an empty value")
     return resolve_uri(str(cfg["uri"]), root or repo_root())
 
 
 def artifact_location(cfg: dict[str, Any], root: Path | None = None) -> str | None:
     """`tracking.artifact_root` as an absolute file URI (None: the server decides)."""
-    value = cfg.get("artifact_root")
+    value = check_section(cfg, "tracking", TRACKING_KEYS - {"server"}, {"server"})[
+        "artifact_root"]
     if not value or "://" in str(value):
         return value or None
     path = Path(value)
@@ -132,7 +133,7 @@ def connect(uri: str, root: Path | None = None) -> str:
 def configure(cfg: dict[str, Any]) -> str:
     """Point MLflow at the store and return the experiment id (created on first use)."""
     uri = connect(tracking_uri(cfg))
-    name = cfg.get("experiment") or "mlgate"
+    name = cfg["experiment"]
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id

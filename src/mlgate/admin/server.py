@@ -39,7 +39,7 @@ from mlgate.adapters.tracking import DOTENV, check_server, connect, create_exper
 from mlgate.base.errors import ConfigError, MlgateError
 from mlgate.base.files import write_text_atomic
 from mlgate.base.io import read_json, write_atomic, write_json
-from mlgate.base.params import check_keys, check_number
+from mlgate.base.params import check_number, check_section
 from mlgate.base.processes import alive, command_line, escalate, group_pids, stop_group
 
 log = logging.getLogger(__name__)
@@ -78,29 +78,31 @@ class ServerConfig:
     @classmethod
     def from_params(cls, tracking: dict[str, Any], root: Path) -> ServerConfig:
         """Validate `tracking` (uri + `server:` block) and anchor relative paths at `root`."""
+        tracking = check_section(tracking, "tracking", {"uri", "experiment"},
+                                 {"artifact_root", "server"})
         server = tracking.get("server")
         if not isinstance(server, dict):
             raise ConfigError("tracking.server: missing; select the group with tracking=server")
-        check_keys(server, SERVER_KEYS, "tracking.server")
-        database = str(server.get("database", "mlflow"))
+        server = check_section(server, "tracking.server", SERVER_KEYS)
+        database = str(server["database"])
         if not IDENTIFIER.match(database):
             raise ConfigError(f"tracking.server.database {database!r}: use lower-case letters, "
                               "digits and underscores")
-        uri = str(tracking.get("uri") or "")
+        uri = str(tracking["uri"] or "")
         return cls(uri=uri, port=loopback_port(uri),
-                   postgres_port=check_number(server.get("postgres_port", 5433),
+                   postgres_port=check_number(server["postgres_port"],
                                               "tracking.server.postgres_port", low=1,
                                               high=65535, integer=True),
-                   data_dir=_path(server, "data_dir", ".mlgate/server", root),
-                   pg_dir=_path(server, "pg_dir", ".mlgate/server/pg", root),
-                   artifacts_dir=_path(server, "artifacts_dir", ".mlgate/server/artifacts", root),
-                   database=database, auth=bool(server.get("auth", True)),
-                   workers=check_number(server.get("workers", 2), "tracking.server.workers",
+                   data_dir=_path(server, "data_dir", root),
+                   pg_dir=_path(server, "pg_dir", root),
+                   artifacts_dir=_path(server, "artifacts_dir", root),
+                   database=database, auth=bool(server["auth"]),
+                   workers=check_number(server["workers"], "tracking.server.workers",
                                         low=1, integer=True),
-                   start_timeout=float(check_number(server.get("start_timeout", 180),
+                   start_timeout=float(check_number(server["start_timeout"],
                                                     "tracking.server.start_timeout", low=0,
                                                     open_low=True)),
-                   experiment=str(tracking.get("experiment") or "mlgate"))
+                   experiment=str(tracking["experiment"]))
 
     @property
     def state_path(self) -> Path:
@@ -123,9 +125,11 @@ class ServerConfig:
         return f"{self.database}_auth"
 
 
-def _path(section: dict[str, Any], key: str, default: str, root: Path) -> Path:
+def _path(section: dict[str, Any], key: str, root: Path) -> Path:
     """A directory key of `tracking.server`, anchored at the repository root when relative."""
-    path = Path(str(section.get(key) or default))
+    if not section[key]:
+        raise ConfigError(f"`tracking.server.{key}` must name a directory, got {section[key]!r}")
+    path = Path(str(section[key]))
     return (path if path.is_absolute() else root / path).resolve()
 
 

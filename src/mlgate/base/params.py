@@ -1,4 +1,5 @@
-"""Reading params.yaml and locating the repository root."""
+"""Reading params.yaml, locating the repository root, and the one validation kit every config
+section uses: known keys, required keys (defaults live in conf/ only), numbers in range."""
 
 from __future__ import annotations
 
@@ -54,6 +55,25 @@ def check_keys(section: dict[str, Any], allowed: set[str], prefix: str) -> None:
     if unknown:
         names = ", ".join(f"`{prefix}.{k}`" for k in unknown)
         raise ConfigError(f"params.yaml: unknown key(s) {names}; allowed: {sorted(allowed)}")
+
+
+def check_section(section: Any, prefix: str, required: set[str],
+                  optional: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """`section` as a dict, after checking it is a mapping with every `required` key and no key
+    outside required | optional; ConfigError naming the full key otherwise.
+
+    Defaults live in conf/ only (the group's default.yaml or the data profile): a key that is
+    missing here was dropped from params.yaml, and code never guesses its value.
+    """
+    if not isinstance(section, dict):
+        raise ConfigError(f"`{prefix}` must be a mapping, got {section!r}")
+    check_keys(section, set(required) | set(optional), prefix)
+    missing = sorted(set(required) - set(section))
+    if missing:
+        names = ", ".join(f"`{prefix}.{k}`" for k in missing)
+        raise ConfigError(f"params.yaml: missing key(s) {names}; every default lives in conf/ "
+                          "(run `make params` to compose params.yaml from it)")
+    return dict(section)
 
 
 def check_number(value: Any, key: str, *, low: float | None = None, high: float | None = None,

@@ -9,8 +9,9 @@ never recomputed. The action (none / retrain / investigate) maps the result thro
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from pandas.api import types as ptypes
 
 from mlgate.base.errors import ConfigError, DataError
 from mlgate.base.files import write_atomic
-from mlgate.base.params import check_keys
+from mlgate.base.params import check_keys, check_section
 
 if TYPE_CHECKING:
     from evidently.core.report import Snapshot
@@ -68,38 +69,37 @@ class ColumnRule:
 class DriftConfig:
     """Which columns to compare, how Evidently decides drift, and what each result means."""
 
-    columns: list[str] | None = None
-    exclude: list[str] = field(default_factory=list)
-    categorical: list[str] = field(default_factory=list)
-    method: str | None = None
-    threshold: float | None = None
-    drift_share: float = 0.5
-    per_column: dict[str, ColumnRule] = field(default_factory=dict)
-    actions: dict[str, float] = field(default_factory=lambda: {"retrain": 0.05,
-                                                               "investigate": 0.3})
-    on_prediction_drift: str = "retrain"
-    on_target_drift: str = "retrain"
-    fail_on: str = "never"
-    retrain: dict[str, Any] = field(default_factory=lambda: {"overrides": []})
+    columns: list[str] | None
+    exclude: list[str]
+    categorical: list[str]
+    method: str | None
+    threshold: float | None
+    drift_share: float
+    per_column: dict[str, ColumnRule]
+    actions: dict[str, float]
+    on_prediction_drift: str
+    on_target_drift: str
+    fail_on: str
+    retrain: dict[str, Any]
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> DriftConfig:
         """Build from the `drift:` section of params.yaml; unknown keys name `drift.<key>`."""
-        params = dict(params or {})
-        _check(params, {f.name for f in fields(cls)}, "drift")
-        cols = params.get("columns")
-        share = params.get("drift_share")
-        defaults = cls.__dataclass_fields__
+        try:
+            params = check_section(params, "drift", {f.name for f in fields(cls)})
+        except ConfigError as exc:
+            raise DriftConfigError(str(exc)) from None
+        cols = params["columns"]
         return cls(columns=None if cols is None else _str_list(params, "columns"),
                    exclude=_str_list(params, "exclude"),
                    categorical=_str_list(params, "categorical"),
-                   method=params.get("method"), threshold=params.get("threshold"),
-                   drift_share=0.5 if share is None else share,
-                   per_column=_rules(params.get("per_column")),
-                   actions=_actions(params.get("actions")),
-                   retrain=_retrain(params.get("retrain")),
-                   **{k: params[k] for k in ("on_prediction_drift", "on_target_drift", "fail_on")
-                      if params.get(k) is not None and k in defaults})
+                   method=params["method"], threshold=params["threshold"],
+                   drift_share=params["drift_share"],
+                   per_column=_rules(params["per_column"]),
+                   actions=_actions(params["actions"]),
+                   retrain=_retrain(params["retrain"]),
+                   **{k: params[k] for k in ("on_prediction_drift", "on_target_drift",
+                                             "fail_on")})
 
     def __post_init__(self) -> None:
         """Reject bad types and out-of-range numbers early, naming the key."""
@@ -108,7 +108,7 @@ class DriftConfig:
                                    f"got {self.method!r}")
         for key in ("threshold", "drift_share"):
             value = getattr(self, key)
-            if value is not None and not _is_number(value):
+            if (value is not None or key == "drift_share") and not _is_number(value):
                 raise DriftConfigError(f"`drift.{key}` must be a number, got {value!r}")
         if not 0.0 < self.drift_share <= 1.0:
             raise DriftConfigError(f"`drift.drift_share` must be in (0, 1], got {self.drift_share}")
@@ -179,8 +179,6 @@ def _rules(section: Any) -> dict[str, ColumnRule]:
 
 def _actions(section: Any) -> dict[str, float]:
     """`drift.actions`: minimum share of drifted columns for `retrain` and `investigate`."""
-    if section is None:
-        return DriftConfig.__dataclass_fields__["actions"].default_factory()
     actions = _mapping(section, "drift.actions")
     _check(actions, {"retrain", "investigate"}, "drift.actions")
     for key in ("retrain", "investigate"):
@@ -272,7 +270,7 @@ class Roles:
 def column_roles(reference: pd.DataFrame, current: pd.DataFrame, cfg: DriftConfig,
                  target: str | None, task: str) -> Roles:
     """Features to compare, scoring outputs present in both frames, the target if labelled."""
-    cfg_features = DriftConfig(columns=cfg.columns, exclude=[
+    cfg_features = dataclasses.replace(cfg, exclude=[
         *cfg.exclude, *NOT_FEATURES, *([target] if target else [])])
     features = select_columns(reference, current, cfg_features)
     outputs = [c for c in (PREDICTION, PROBABILITY)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from mlgate.base.errors import ConfigError
-from mlgate.base.params import check_keys, check_number
+from mlgate.base.params import check_keys, check_number, check_section
 from mlgate.core.evaluation import GREATER_IS_BETTER
 
 GATE_KEYS = {"model_name", "alias", "challenger_alias", "thresholds", "baseline", "improvement",
@@ -52,9 +52,9 @@ class SliceFloor:
 class Improvement:
     """How much a candidate must beat the champion by to take its alias."""
 
-    metric: str | None = None
-    min_delta: float | None = 0.0
-    min_relative: float | None = None
+    metric: str | None
+    min_delta: float | None
+    min_relative: float | None
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ class BaselineMargin:
     """How much a candidate must beat the baseline predictor by on one metric."""
 
     metric: str
-    min_delta: float | None = None
-    min_relative: float | None = None
+    min_delta: float | None
+    min_relative: float | None
 
 
 @dataclass(frozen=True)
@@ -72,34 +72,34 @@ class GateConfig:
 
     model_name: str
     thresholds: tuple[Threshold, ...]
-    improvement: Improvement = Improvement()
-    max_latency_ms: float | None = None
-    slices: tuple[SliceFloor, ...] = ()
-    slice_min_rows: int = 30
-    baseline: tuple[BaselineMargin, ...] = ()
-    unchecked_slices: str = "report"
-    alias: str = "champion"
-    challenger_alias: str = "challenger"
-    fail_on_reject: bool = False
-    allow_unvalidated: bool = False
+    improvement: Improvement
+    max_latency_ms: float | None
+    slices: tuple[SliceFloor, ...]
+    slice_min_rows: int
+    baseline: tuple[BaselineMargin, ...]
+    unchecked_slices: str
+    alias: str
+    challenger_alias: str
+    fail_on_reject: bool
+    allow_unvalidated: bool
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> GateConfig:
         """Build from the `gate:` section, naming every unknown key or metric."""
-        check_keys(section, GATE_KEYS, "gate")
+        section = check_section(section, "gate", GATE_KEYS)
         thresholds = tuple(_threshold(m, b, f"gate.thresholds.{m}")
-                           for m, b in (section.get("thresholds") or {}).items() if b is not None)
+                           for m, b in (section["thresholds"] or {}).items() if b is not None)
         alias, challenger = _aliases(section)
-        policy = section.get("unchecked_slices", "report")
+        policy = section["unchecked_slices"]
         if policy not in UNCHECKED_POLICIES:
             raise ConfigError(f"`gate.unchecked_slices` must be one of {list(UNCHECKED_POLICIES)}, "
                               f"got {policy!r}")
-        return cls(model_name=_model_name(section.get("model_name")), thresholds=thresholds,
-                   baseline=_baseline(section.get("baseline") or {}), unchecked_slices=policy,
-                   improvement=_improvement(section.get("improvement") or {}),
-                   max_latency_ms=_latency(section.get("latency") or {}),
-                   slices=_slices(section.get("slices") or {}),
-                   slice_min_rows=check_number(section.get("slice_min_rows", 30),
+        return cls(model_name=_model_name(section["model_name"]), thresholds=thresholds,
+                   baseline=_baseline(section["baseline"] or {}), unchecked_slices=policy,
+                   improvement=_improvement(section["improvement"]),
+                   max_latency_ms=_latency(section["latency"]),
+                   slices=_slices(section["slices"] or {}),
+                   slice_min_rows=check_number(section["slice_min_rows"],
                                                "gate.slice_min_rows", low=1, integer=True),
                    alias=alias, challenger_alias=challenger,
                    fail_on_reject=_flag(section, "fail_on_reject"),
@@ -167,10 +167,11 @@ def _baseline(section: dict[str, Any]) -> tuple[BaselineMargin, ...]:
     return tuple(margins)
 
 
-def _margin(rule: dict[str, Any], key: str, default_delta: float | None = None,
+def _margin(rule: dict[str, Any], key: str,
             required: bool = True) -> tuple[float | None, float | None]:
-    """(min_delta, min_relative) of a margin rule; `required`: at least one is set."""
-    delta = _number(rule.get("min_delta", default_delta), f"{key}.min_delta")
+    """(min_delta, min_relative) of a margin rule (an absent one: not checked); `required`:
+    at least one is set."""
+    delta = _number(rule.get("min_delta"), f"{key}.min_delta")
     relative = _number(rule.get("min_relative"), f"{key}.min_relative")
     if required and delta is None and relative is None:
         raise ConfigError(f"`{key}`: set `min_delta` and/or `min_relative`")
@@ -179,18 +180,18 @@ def _margin(rule: dict[str, Any], key: str, default_delta: float | None = None,
 
 def _improvement(section: dict[str, Any]) -> Improvement:
     """Parse `gate.improvement`: metric, absolute and/or relative margin."""
-    check_keys(section, IMPROVEMENT_KEYS, "gate.improvement")
-    metric = section.get("metric")
+    section = check_section(section, "gate.improvement", IMPROVEMENT_KEYS)
+    metric = section["metric"]
     if metric is not None:
         _known_metric(metric, "gate.improvement.metric")
-    return Improvement(metric, *_margin(section, "gate.improvement", 0.0,
+    return Improvement(metric, *_margin(section, "gate.improvement",
                                         required=metric is not None))
 
 
 def _latency(section: dict[str, Any]) -> float | None:
     """Parse `gate.latency.max_ms_per_1000_rows` (None: no budget)."""
-    check_keys(section, LATENCY_KEYS, "gate.latency")
-    value = _number(section.get("max_ms_per_1000_rows"), "gate.latency.max_ms_per_1000_rows")
+    section = check_section(section, "gate.latency", LATENCY_KEYS)
+    value = _number(section["max_ms_per_1000_rows"], "gate.latency.max_ms_per_1000_rows")
     if value is not None and value <= 0:
         raise ConfigError("`gate.latency.max_ms_per_1000_rows` must be > 0")
     return value
@@ -211,7 +212,7 @@ def _slices(section: dict[str, Any]) -> tuple[SliceFloor, ...]:
 
 def _aliases(section: dict[str, Any]) -> tuple[str, str]:
     """The champion and challenger alias names, valid for MLflow and distinct."""
-    names = (section.get("alias") or "champion", section.get("challenger_alias") or "challenger")
+    names = (section["alias"], section["challenger_alias"])
     for key, name in zip(("alias", "challenger_alias"), names, strict=True):
         if not ALIAS_RE.match(str(name)) or name.lower() == "latest" or re.match(r"^[vV]\d+$",
                                                                                  name):
@@ -222,8 +223,8 @@ def _aliases(section: dict[str, Any]) -> tuple[str, str]:
 
 
 def _flag(section: dict[str, Any], key: str) -> bool:
-    """A boolean key (default false), else ConfigError naming it."""
-    value = section.get(key, False)
+    """A boolean key, else ConfigError naming it."""
+    value = section[key]
     if not isinstance(value, bool):
         raise ConfigError(f"`gate.{key}` must be true or false, got {value!r}")
     return value

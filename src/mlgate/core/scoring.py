@@ -17,7 +17,7 @@ from pandas.api import types as ptypes
 
 from mlgate.base.errors import ConfigError, DataError
 from mlgate.base.frames import default_index
-from mlgate.base.params import check_keys
+from mlgate.base.params import check_section
 from mlgate.core.evaluation import align_columns
 
 log = logging.getLogger(__name__)
@@ -61,19 +61,16 @@ def flat_conf(conf: Any, path: str = "score.spark.conf") -> dict[str, str]:
 class SparkConfig:
     """`score.spark:` the session's master URL, application name and Spark properties."""
 
-    master: str = "local[2]"
-    app_name: str = "mlgate-score"
-    conf: dict[str, str] = field(default_factory=dict, hash=False)
+    master: str
+    app_name: str
+    conf: dict[str, str] = field(hash=False)
 
     @classmethod
     def from_params(cls, section: Any) -> SparkConfig:
         """Build from `score.spark`; unknown keys name `score.spark.<key>`."""
-        if section is not None and not isinstance(section, dict):
-            raise ConfigError(f"`score.spark` must be a mapping, got {section!r}")
-        section = dict(section or {})
-        check_keys(section, {"master", "app_name", "conf"}, "score.spark")
-        conf = flat_conf(section.pop("conf", None) or {})
-        return cls(**{k: v for k, v in section.items() if v is not None}, conf=conf)
+        section = check_section(section, "score.spark", {"master", "app_name", "conf"})
+        conf = flat_conf(section.pop("conf") or {})
+        return cls(**section, conf=conf)
 
     def __post_init__(self) -> None:
         """Master and application name are non-empty strings."""
@@ -97,21 +94,20 @@ class SparkConfig:
 class ScoreConfig:
     """`score:` params: how strict the batch checks are and how the reference is sampled."""
 
-    unseen_categories: str = "error"
-    extra_columns: str = "error"
-    range_margin: float = 0.5
-    reference_rows: int = 20000
-    seed: int = 42
-    engine: str = "pandas"  # pandas | spark (mlgate.engines.spark_scoring)
-    spark: dict[str, Any] = field(default_factory=dict, hash=False)  # master, app_name, conf
+    unseen_categories: str
+    extra_columns: str
+    range_margin: float
+    reference_rows: int
+    seed: int
+    engine: str  # pandas | spark (mlgate.engines.spark_scoring)
+    spark: dict[str, Any] = field(hash=False)  # master, app_name, conf
 
     @classmethod
     def from_params(cls, section: dict[str, Any] | None) -> ScoreConfig:
         """Build from the `score:` section of params.yaml; unknown keys name `score.<key>`."""
-        section = dict(section or {})
-        check_keys(section, {"unseen_categories", "extra_columns", "range_margin",
-                             "reference_rows", "seed", "engine", "spark"}, "score")
-        return cls(**{k: v for k, v in section.items() if v is not None})
+        return cls(**check_section(section, "score", {
+            "unseen_categories", "extra_columns", "range_margin", "reference_rows", "seed",
+            "engine", "spark"}))
 
     def __post_init__(self) -> None:
         """Reject bad values early, naming the key."""

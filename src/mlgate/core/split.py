@@ -11,34 +11,34 @@ from sklearn.model_selection import train_test_split
 
 from mlgate.base.errors import ConfigError, DataError
 from mlgate.base.frames import row_mask
-from mlgate.base.params import check_keys, check_number
+from mlgate.base.params import check_number, check_section
 
 
 @dataclass(frozen=True)
 class SplitConfig:
     """`split:` params: the current-batch rule and the train/test split settings."""
 
-    current: str | None = None
-    drop_columns: tuple[str, ...] = ()
-    test_size: float = 0.2
-    seed: int = 42
-    stratify: bool = True
-    current_share: float | None = None  # a seeded share of rows, when there is no rule
+    current: str | None
+    drop_columns: tuple[str, ...]
+    test_size: float
+    seed: int
+    stratify: bool
+    current_share: float | None  # a seeded share of rows, when there is no rule
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> SplitConfig:
         """Build from the `split:` section of params.yaml."""
-        check_keys(section, {"current", "current_share", "drop_columns", "test_size", "seed",
-                             "stratify"}, "split")
-        check_number(section.get("test_size", 0.2), "split.test_size", low=0, high=1,
+        section = check_section(section, "split", {"current", "current_share", "drop_columns",
+                                                   "test_size", "seed", "stratify"})
+        check_number(section["test_size"], "split.test_size", low=0, high=1,
                      open_low=True, open_high=True)
-        check_number(section.get("seed", 42), "split.seed", low=0, integer=True)
-        share = check_number(section.get("current_share"), "split.current_share", low=0,
+        check_number(section["seed"], "split.seed", low=0, integer=True)
+        share = check_number(section["current_share"], "split.current_share", low=0,
                              high=1, open_low=True, open_high=True, optional=True)
-        if (section.get("current") is None) == (share is None):
+        if (section["current"] is None) == (share is None):
             raise ConfigError("set exactly one of `split.current` (a pandas expression) and "
                               "`split.current_share` (a seeded share of rows)")
-        drop = tuple(section.get("drop_columns") or ())
+        drop = tuple(section["drop_columns"] or ())
         return cls(**{**section, "drop_columns": drop})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -10,7 +10,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from mlgate.base.errors import ConfigError
-from mlgate.base.params import check_keys, check_number
+from mlgate.base.params import check_number, check_section
 
 
 def is_integer_column(s: pd.Series) -> bool:
@@ -43,33 +43,33 @@ class Schema:
 
     target: str
     columns: dict[str, str]
-    target_values: list[Any] | None = None
-    min_rows: int = 1
-    max_null_share: float = 0.0
-    null_share: dict[str, float] = field(default_factory=dict)
-    allow_extra_columns: bool = True
-    categories: dict[str, list[Any]] = field(default_factory=dict)
+    target_values: list[Any] | None
+    min_rows: int
+    max_null_share: float
+    null_share: dict[str, float]
+    allow_extra_columns: bool
+    categories: dict[str, list[Any]]
 
     @classmethod
     def from_params(cls, target: str, section: dict[str, Any]) -> Schema:
         """Build from `data.target` and the `validate:` section, rejecting unknown keys/kinds."""
-        check_keys(section, SCHEMA_KEYS, "validate")
-        columns = dict(section.get("columns") or {})
+        section = check_section(section, "validate", SCHEMA_KEYS)
+        columns = dict(section["columns"] or {})
         bad = {c: k for c, k in columns.items() if k not in KIND_CHECKS}
         if bad:
             raise ConfigError(f"`validate.columns`: unknown kind(s) {bad}; "
                               f"use one of {sorted(KIND_CHECKS)}")
-        check_number(section.get("min_rows", 1), "validate.min_rows", low=1, integer=True)
-        check_number(section.get("max_null_share", 0.0), "validate.max_null_share", low=0,
+        check_number(section["min_rows"], "validate.min_rows", low=1, integer=True)
+        check_number(section["max_null_share"], "validate.max_null_share", low=0,
                      high=1)
-        for col, share in (section.get("null_share") or {}).items():
+        for col, share in (section["null_share"] or {}).items():
             check_number(share, f"validate.null_share.{col}", low=0, high=1)
-        categories = section.get("categories") or {}
+        categories = section["categories"] or {}
         for col, values in categories.items():
             if not isinstance(values, list) or not values:
                 raise ConfigError(f"`validate.categories.{col}` must list the allowed values")
         rest = {k: v for k, v in section.items() if k not in ("columns", "categories")}
-        rest["null_share"] = dict(rest.get("null_share") or {})
+        rest["null_share"] = dict(rest["null_share"] or {})
         return cls(target=target, columns=columns, categories=dict(categories), **rest)
 
 

@@ -9,7 +9,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from sklearn import metrics as skm
 
 from mlgate.base.errors import ConfigError, DataError, MlgateError
 from mlgate.base.names import metric_name
-from mlgate.base.params import check_keys, check_number
+from mlgate.base.params import check_number, check_section
 from mlgate.core.model_steps import MissingAsNaN
 from mlgate.core.onboard import looks_like_dates
 
@@ -50,27 +50,25 @@ class TrainingError(MlgateError):
 class TuneConfig:
     """`train.tune`: PyCaret tune_model of the best candidate (random search)."""
 
-    enabled: bool = False
-    n_iter: int = 10
-    grid: dict[str, dict[str, list]] | None = None  # per estimator id; absent: PyCaret's space
-    choose_better: bool = True
+    enabled: bool
+    n_iter: int
+    grid: dict[str, dict[str, list]] | None  # per estimator id; absent: PyCaret's space
+    choose_better: bool
 
 
 @dataclass(frozen=True)
 class DaskConfig:
     """`train.dask`: a LocalCluster on 127.0.0.1 (address null) or a running scheduler."""
 
-    address: str | None = None  # e.g. tcp://scheduler:8786; null: start a LocalCluster
-    n_workers: int = 2  # LocalCluster only
-    threads_per_worker: int = 1  # LocalCluster only
-    connect_timeout: float = 30.0  # seconds to reach `address`
+    address: str | None  # e.g. tcp://scheduler:8786; null: start a LocalCluster
+    n_workers: int  # LocalCluster only
+    threads_per_worker: int  # LocalCluster only
+    connect_timeout: float  # seconds to reach `address`
 
     @classmethod
     def from_params(cls, section: dict[str, Any] | None) -> DaskConfig:
         """Build from `train.dask`, naming an unknown key or a bad value."""
-        section = dict(section or {})
-        check_keys(section, set(cls.__dataclass_fields__), "train.dask")
-        cfg = cls(**section)
+        cfg = cls(**check_section(section, "train.dask", set(cls.__dataclass_fields__)))
         for key, kind, what in (("n_workers", int, "integer"), ("threads_per_worker", int,
                                 "integer"), ("connect_timeout", int | float, "number")):
             value = getattr(cfg, key)
@@ -88,56 +86,52 @@ class TrainConfig:
 
     target: str
     estimators: tuple[str, ...]
-    task: str = "classification"
-    fold: int = 5
-    sort: str = "AUC"
-    n_jobs: int = 1
-    seed: int = 42
-    categorical: tuple[str, ...] = ()
-    setup: dict[str, Any] = field(default_factory=dict)
-    tune: TuneConfig = field(default_factory=TuneConfig)
-    parallel: str = "none"
-    dask: DaskConfig = field(default_factory=DaskConfig)
+    task: str
+    fold: int
+    sort: str
+    n_jobs: int
+    seed: int
+    categorical: tuple[str, ...]
+    setup: dict[str, Any]
+    tune: TuneConfig
+    parallel: str
+    dask: DaskConfig
 
     @classmethod
     def from_params(cls, data: dict[str, Any], section: dict[str, Any],
-                    task: str = "classification") -> TrainConfig:
+                    task: str) -> TrainConfig:
         """Build from the `data:`, `train:` and `task.type` params."""
-        check_keys(section, TRAIN_KEYS, "train")
+        section = check_section(section, "train", TRAIN_KEYS)
         if task not in TASKS:
             raise ConfigError(f"`task.type` must be one of {sorted(TASKS)}, not {task!r}")
-        setup = dict(section.get("setup") or {})
+        setup = dict(section["setup"] or {})
         clash = sorted(RESERVED_SETUP & set(setup))
         if clash:
             raise ConfigError(f"`train.setup` may not set {clash}: mlgate sets them itself")
-        if not section.get("estimators"):
+        if not section["estimators"]:
             raise ConfigError("`train.estimators` must list at least one PyCaret model id")
-        tune = dict(section.get("tune") or {})
-        check_keys(tune, TUNE_KEYS, "train.tune")
+        tune = check_section(section["tune"], "train.tune", TUNE_KEYS - {"grid"}, {"grid"})
         check_ranges(section, tune)
         return cls(target=data["target"], estimators=tuple(section["estimators"]), task=task,
                    categorical=tuple(data.get("categorical") or ()), setup=setup,
-                   tune=TuneConfig(**tune), parallel=parallel_mode(section),
-                   dask=DaskConfig.from_params(section.get("dask")),
-                   **{k: section[k] for k in ("fold", "sort", "n_jobs", "seed") if k in section})
+                   tune=TuneConfig(**{"grid": None, **tune}), parallel=parallel_mode(section),
+                   dask=DaskConfig.from_params(section["dask"]),
+                   **{k: section[k] for k in ("fold", "sort", "n_jobs", "seed")})
 
 
 def check_ranges(section: dict[str, Any], tune: dict[str, Any]) -> None:
-    """Range-check the numeric `train.*` keys present, naming the key."""
-    if "fold" in section:  # one fold is no cross-validation: PyCaret needs at least 2
-        check_number(section["fold"], "train.fold", low=2, integer=True)
-    if "seed" in section:
-        check_number(section["seed"], "train.seed", low=0, integer=True)
-    if "n_jobs" in section and section["n_jobs"] != -1:
+    """Range-check the numeric `train.*` keys, naming the key."""
+    # one fold is no cross-validation: PyCaret needs at least 2
+    check_number(section["fold"], "train.fold", low=2, integer=True)
+    check_number(section["seed"], "train.seed", low=0, integer=True)
+    if section["n_jobs"] != -1:
         check_number(section["n_jobs"], "train.n_jobs (or -1: all cores)", low=1, integer=True)
-    if "n_iter" in tune:
-        check_number(tune["n_iter"], "train.tune.n_iter", low=1, integer=True)
+    check_number(tune["n_iter"], "train.tune.n_iter", low=1, integer=True)
 
 
 def parallel_mode(section: dict[str, Any]) -> str:
     """`train.parallel`: none (CV in this process) or dask (one Dask task per candidate)."""
-    mode = section.get("parallel", "none")
-    mode = "none" if mode is None else mode
+    mode = "none" if section["parallel"] is None else section["parallel"]
     if mode not in PARALLEL:
         raise ConfigError(f"`train.parallel` must be one of {list(PARALLEL)}, not {mode!r}")
     return mode
