@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from mlgate.base.errors import ConfigError, MlgateError
+from mlgate.base.errors import MlgateError
+from mlgate.base.extras import import_extra
 from mlgate.engines.training import (
     Candidate,
     DaskConfig,
@@ -37,12 +38,7 @@ _EXPERIMENTS: dict[str, Any] = {}
 
 def import_distributed() -> Any:
     """The `distributed` module, or a ConfigError naming the extra to install."""
-    try:
-        import distributed  # lazy: optional extra [dask]
-    except ImportError as exc:
-        raise ConfigError(f"`train.parallel: dask` needs Dask's distributed scheduler, which "
-                          f"is not installed: {INSTALL_HINT} ({exc})") from exc
-    return distributed
+    return import_extra("distributed", "train.parallel: dask", INSTALL_HINT)
 
 
 @contextmanager

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 from mlflow.models import Model, ModelSignature
 
-from mlgate.base.errors import ConfigError, MlgateError
+from mlgate.base.errors import MlgateError
+from mlgate.base.extras import import_extra
 from mlgate.core.scoring import ScoreConfig, SparkConfig
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,8 @@ RESULT_TYPES = {"i": "long", "u": "long", "f": "double", "b": "boolean"}
 
 def _session_class() -> Any:
     """pyspark's SparkSession; ConfigError naming the install command when pyspark is missing."""
-    try:
-        from pyspark.sql import SparkSession  # lazy: optional extra [spark]
-    except ImportError as exc:
-        raise ConfigError(f"`score.engine: spark` needs pyspark, which is not installed: run "
-                          f"`{INSTALL_HINT}` (Spark also needs Java 17+)") from exc
-    return SparkSession
+    return import_extra("pyspark.sql", "score.engine: spark", INSTALL_HINT,
+                        " (Spark also needs Java 17+)").SparkSession
 
 
 def build_session(cfg: SparkConfig) -> Any:
