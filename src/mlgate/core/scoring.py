@@ -284,6 +284,8 @@ def conform_types(df: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame, lis
             problems.append(f"`{col}`: {why}")
         else:
             out[col] = converted
+    if list(df.columns) == list(out) and all(out[c] is df[c] for c in out):
+        return df, problems  # already model-ready: no copy of the batch
     return pd.DataFrame(out, index=df.index), problems  # consolidated: PyCaret is faster on it
 
 
@@ -307,10 +309,10 @@ def _unseen_message(unseen: dict[str, list[Any]], profile: Profile) -> list[str]
 
 def infinite_values(X: pd.DataFrame) -> list[str]:
     """One problem per numeric feature holding +/-inf (no model can score those)."""
-    num = X.select_dtypes("number")
-    counts = np.isinf(num.to_numpy(dtype=float, na_value=np.nan)).sum(axis=0)
-    return [f"`{c}`: {n} infinite value(s)" for c, n in zip(num.columns, counts, strict=True)
-            if n]
+    # only float columns can hold inf; each is checked in place (no copy of the whole table)
+    counts = {c: int(np.isinf(X[c].to_numpy(dtype=float, na_value=np.nan)).sum())
+              for c in X.columns if ptypes.is_float_dtype(X[c].dtype)}
+    return [f"`{c}`: {n} infinite value(s)" for c, n in counts.items() if n]
 
 
 @dataclass
