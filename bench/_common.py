@@ -115,6 +115,9 @@ def write_data_config(path: Path, name: str, source: str, min_rows: int | None =
     if min_rows is not None:
         spec["validate"]["min_rows"] = min_rows
     (path / f"conf/data/{name}.yaml").write_text("# @package _global_\n" + yaml.safe_dump(spec))
+    for part in (path / "conf/data/by_task").glob("randhie_*.yaml"):  # its per-task parts
+        text = part.read_text().replace("randhie_", f"{name}_")
+        (part.parent / part.name.replace("randhie_", f"{name}_")).write_text(text)
     cfg = (path / "conf/config.yaml").read_text()
     (path / "conf/config.yaml").write_text(cfg.replace("- data: randhie", f"- data: {name}"))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import warnings
 
 import mlflow
 import pytest
@@ -41,7 +42,7 @@ def test_queued_experiments_on_two_workers(repo: Repo, n: int):
     seeds = ",".join(str(s) for s in range(1, n + 1))
     repo.dvc("exp", "run", "--queue", "-S", "train.estimators=[lr]", "-S", f"train.seed={seeds}")
     repo.dvc("queue", "start", "-j", "2")
-    status = repo.wait_for_queue(timeout=1800, poll=5)
+    status = rerun_lost_to_dvc(repo, repo.wait_for_queue(timeout=1800, poll=5), n)
     assert "Failed" not in status and status.count("Success") == n, status
     exps = experiments(repo)
     assert sorted(p["seed"] for p in exps.values()) == list(range(1, n + 1)), exps
@@ -56,6 +57,35 @@ def test_queued_experiments_on_two_workers(repo: Repo, n: int):
     check_registry(client, runs)
     with sqlite3.connect(repo.path / "mlflow.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def rerun_lost_to_dvc(repo: Repo, status: str, n: int) -> str:
+    """Requeue, once and on one worker, the experiments DVC's queue lost before they started.
+
+    With `-j 2`, DVC's queue sometimes fails a task before its first stage, without output
+    logs (treeverse/dvc#10673, #8763: two workers racing for git refs). Such a task never ran
+    mlgate code: it left no MLflow run and wrote nothing to the store, so it proves nothing
+    about concurrent pipelines. Any other failure fails the test with the task's logs.
+    """
+    failed = [line.split() for line in status.splitlines() if line.split()[-1:] == ["Failed"]]
+    if not failed:
+        return status
+    uri = repo.tracking_uri()
+    named = {r.info.run_name for r in MlflowClient(tracking_uri=uri).search_runs(
+        [MlflowClient(tracking_uri=uri).get_experiment_by_name("mlgate").experiment_id])}
+    for task in failed:
+        logs = repo.dvc("queue", "logs", task[0], check=False)
+        ran = task[1] in named or (logs.returncode == 0 and bool(logs.stdout.strip()))
+        if ran:
+            return status  # it ran mlgate code: reported with its logs by the assertion
+    seeds = sorted(set(range(1, n + 1)) - {p["seed"] for p in experiments(repo).values()})
+    warnings.warn(f"DVC's queue lost {len(failed)} task(s) before they started "
+                  f"(treeverse/dvc#10673); requeued seeds {seeds} on one worker", stacklevel=2)
+    repo.dvc("queue", "remove", "--failed")
+    repo.dvc("exp", "run", "--queue", "-S", "train.estimators=[lr]",
+             "-S", f"train.seed={','.join(map(str, seeds))}")
+    repo.dvc("queue", "start", "-j", "1")
+    return repo.wait_for_queue(timeout=1800, poll=5)
 
 
 def check_runs(uri: str, exps: dict, runs: dict) -> None:

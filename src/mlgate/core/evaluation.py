@@ -178,7 +178,7 @@ def prediction_rows(y: pd.Series, pred: np.ndarray) -> list[dict[str, float]]:
 def feature_importance(model: Any, X: pd.DataFrame, y: pd.Series, task: str,
                        n_classes: int = 2) -> list[dict[str, Any]]:
     """Permutation importance of each raw input column on (a sample of) the test set."""
-    from sklearn.inspection import permutation_importance  # ~0.3 s: only evaluate needs it
+    from sklearn.inspection import permutation_importance  # lazy: ~0.3 s, only evaluate needs it
 
     X, y = X.iloc[:IMPORTANCE_ROWS], y.iloc[:IMPORTANCE_ROWS]
     scoring = {"regression": "r2"}.get(task, "roc_auc" if n_classes == 2 else "roc_auc_ovr")
