@@ -34,6 +34,7 @@ from mlgate.base import paths
 from mlgate.base.io import write_parquet
 from mlgate.base.params import load_params, require
 from mlgate.core.gate import GateConfig
+from mlgate.core.scoring import ScoreConfig
 from mlgate.pipeline import drift, evaluate, ingest, register, score, split, train, validate
 from mlgate.pipeline.stage import setup_logging
 
@@ -77,7 +78,8 @@ def main() -> None:
                                     run_info)
             register.finish(cfg, register.decide(params, cfg, cand, parts["test"]))
         with timed("score"):
-            scored = score.score(params, parts["train"], parts["current"], run_info)
+            cfg = ScoreConfig.from_params(require(params, "score"))
+            scored = score.score(params, cfg, parts["train"], parts["current"], run_info)
             score.log_results(scored)
         with timed("drift"):
             cfg = drift.config(params)

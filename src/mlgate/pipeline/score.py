@@ -33,11 +33,11 @@ def score_frames(cfg: ScoreConfig, scorer: Scorer, profile: Profile,
                 for name, (df, label) in frames.items()}
 
 
-def score(params: dict, train: pd.DataFrame, current: pd.DataFrame,
+def score(params: dict, cfg: ScoreConfig, train: pd.DataFrame, current: pd.DataFrame,
           run_info: dict) -> dict[str, Any]:
     """Score the current batch and the reference sample with the champion (or the model just
     trained); write data/predictions/ and reports/score.json; return the report and frames."""
-    data, cfg = require(params, "data"), ScoreConfig.from_params(require(params, "score"))
+    data = require(params, "data")
     profile = profile_from_frame(train, data["target"], list(data.get("categorical") or []),
                                  require(params, "task.type"))
     scorer = load_scorer(require(params, "gate.model_name"), require(params, "gate.alias"),
@@ -70,9 +70,9 @@ def log_results(scored: dict[str, Any]) -> None:
 
 def run(params: dict) -> None:
     """Write data/predictions/{current,reference}.parquet, profile.json and reports/score.json."""
-    ScoreConfig.from_params(require(params, "score"))  # a bad section fails before any read
+    cfg = ScoreConfig.from_params(require(params, "score"))  # checked once, before any read
     train, run_info = read_table(paths.TRAIN), read_json(paths.RUN)
     configure(require(params, "tracking"))
-    scored = score(params, train, read_table(paths.CURRENT), run_info)
+    scored = score(params, cfg, train, read_table(paths.CURRENT), run_info)
     with pipeline_run(require(params, "tracking"), "score", run_info):
         log_results(scored)
