@@ -6,9 +6,11 @@ import hashlib
 import logging
 import os
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -304,22 +306,66 @@ def pinned_requirements() -> list[str]:
     return out
 
 
+def feature_steps(model: Any) -> Any:
+    """The model's declared-features step (model_steps.FeatureSteps), or None."""
+    for _, step in getattr(model, "steps", []):
+        inner = getattr(step, "transformer", step)  # PyCaret wraps custom steps
+        if isinstance(inner, model_steps.FeatureSteps):
+            return inner
+    return None
+
+
+@contextmanager
+def self_contained(model: Any) -> Iterator[None]:
+    """Pickle the code of the steps mlgate puts in the model by value while inside.
+
+    That is mlgate.core.model_steps and the module of the `features.custom` function (the
+    repository's features/ package): a model pickled here loads and predicts where neither
+    mlgate nor the repository is (a serving image, another directory).
+    """
+    steps = feature_steps(model)
+    custom = getattr(steps, "custom", None)
+    modules = [model_steps] + ([sys.modules[custom.__module__]] if custom is not None else [])
+    for module in modules:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        yield
+    finally:
+        for module in modules:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def dump_model(model: Any, path: Path) -> None:
+    """Write the fitted pipeline to `path`, self-contained (see self_contained)."""
+    with self_contained(model), open(path, "wb") as fh:
+        cloudpickle.dump(model, fh)
+
+
+def log_features(model: Any) -> None:
+    """Log the model's feature rules and the statistics fitted on the training split."""
+    steps = feature_steps(model)
+    if steps is None:
+        return
+    rules = [{k: v for k, v in r.items() if k != "mapping"} for r in steps.rules]
+    mlflow.log_dict({"rules": rules, "fitted": getattr(steps, "fitted_", {}),
+                     "custom": getattr(steps.custom, "__qualname__", None),
+                     "drop": list(steps.drop)}, "features.json")
+
+
 def log_model(model: Any, X: Any) -> Any:
     """Log a fitted pipeline (cloudpickle) with signature, input example and pinned deps.
 
-    The steps mlgate puts inside the pipeline (mlgate.core.model_steps) are pickled by value, so
-    the logged model loads and predicts where mlgate is not installed (a serving image).
+    The signature is the raw columns' schema: declared features are made inside the model.
+    The code of mlgate's steps is pickled by value (self_contained), so the logged model loads
+    and predicts where mlgate is not installed (a serving image).
     """
     sample = X.head(100)
-    cloudpickle.register_pickle_by_value(model_steps)
-    try:
+    with self_contained(model):
         return mlflow.sklearn.log_model(
             model, name="model",
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
             signature=infer_signature(sample, model.predict(sample)), input_example=X.head(5),
             pip_requirements=pinned_requirements())
-    finally:
-        cloudpickle.unregister_pickle_by_value(model_steps)
 
 
 def log_candidate(candidate: Any) -> str:

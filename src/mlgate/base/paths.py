@@ -29,3 +29,7 @@ SCORED = Path("data/predictions/current.parquet")
 SCORED_REFERENCE = Path("data/predictions/reference.parquet")
 PROFILE = Path("data/predictions/profile.json")
 SCORE_REPORT = Path("reports/score.json")
+# Declared features (conf `features`): mapping tables for lookups, and the package holding
+# `features.custom` functions. Both are deps of train in dvc.yaml: a change reruns training.
+MAPPINGS = Path("data/mappings")
+FEATURE_CODE = Path("features")

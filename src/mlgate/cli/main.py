@@ -7,7 +7,7 @@ import logging
 import sys
 
 from mlgate.adapters.compose import compose_to
-from mlgate.base.errors import MlgateError
+from mlgate.base.errors import is_user_error
 from mlgate.base.params import load_params, repo_root
 from mlgate.cli.data import register_data
 from mlgate.cli.models import register_models
@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except MlgateError as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
         log.error("%s", exc)
         sys.exit(1)
 

@@ -9,7 +9,8 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,8 @@ from sklearn import metrics as skm
 from mlgate.base.errors import ConfigError, DataError, MlgateError
 from mlgate.base.names import metric_name
 from mlgate.base.params import check_number, check_section
-from mlgate.core.model_steps import MissingAsNaN
+from mlgate.core.features import compile_rules, engineer, text_columns
+from mlgate.core.model_steps import FeatureSteps, MissingAsNaN
 from mlgate.core.onboard import looks_like_dates
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,9 @@ class TrainConfig:
     tune: TuneConfig
     parallel: str
     dask: DaskConfig
+    # `features`: compiled by pipeline.train from the section and the training columns
+    features: FeatureSteps | None = field(default=None, compare=False)
+    feature_sample_rows: int = 1000  # `features.custom_sample_rows` (set with `features`)
 
     @classmethod
     def from_params(cls, data: dict[str, Any], section: dict[str, Any],
@@ -117,6 +122,14 @@ class TrainConfig:
                    tune=TuneConfig(**{"grid": None, **tune}), parallel=parallel_mode(section),
                    dask=DaskConfig.from_params(section["dask"]),
                    **{k: section[k] for k in ("fold", "sort", "n_jobs", "seed")})
+
+
+def with_features(cfg: TrainConfig, section: Any, train: pd.DataFrame,
+                  datetimes: dict[str, str | None] | None, root: Path) -> TrainConfig:
+    """cfg with the `features` section compiled against the raw training columns."""
+    steps = compile_rules(section, train.drop(columns=[cfg.target], errors="ignore"),
+                          cfg.target, cfg.categorical, datetimes or {}, root)
+    return replace(cfg, features=steps, feature_sample_rows=section["custom_sample_rows"])
 
 
 def check_ranges(section: dict[str, Any], tune: dict[str, Any]) -> None:
@@ -190,9 +203,10 @@ def check_features(train: pd.DataFrame, cfg: TrainConfig) -> None:
         if col == cfg.target:
             continue
         if ptypes.is_datetime64_any_dtype(s):
-            raise ConfigError(f"column `{col}` is a datetime: the model does not take datetime "
-                              "columns yet; list it in `split.drop_columns` (it can still "
-                              "drive `split.current`)")
+            raise ConfigError(f"column `{col}` is a datetime: the model takes its parts; declare "
+                              f"them (`features.date_parts.{col}: [year, month, weekday]`) or "
+                              "list it in `split.drop_columns` (it can still drive "
+                              "`split.current`)")
         if s.dtype == object and looks_like_dates(s.head(1000))[0]:
             raise ConfigError(f"column `{col}` holds dates stored as text (e.g. "
                               f"{s.dropna().iloc[0]!r}); declare it in `data.datetime` and list "
@@ -221,22 +235,67 @@ def make_experiment(train: pd.DataFrame, cfg: TrainConfig):
 
     if cfg.target not in train.columns:
         raise DataError(f"training data lacks the target column `{cfg.target}`")
+    raw = train
+    if cfg.features is not None:
+        engineered = engineer(cfg.features, train.drop(columns=[cfg.target]),
+                              cfg.feature_sample_rows)
+        train = engineered.assign(**{cfg.target: train[cfg.target]})
     check_features(train, cfg)
     check_folds(train, cfg)
     module = pycaret.classification if cfg.task == "classification" else pycaret.regression
     exp = getattr(module, TASKS[cfg.task])()
     try:
         exp.setup(data=train, target=cfg.target, session_id=cfg.seed, fold=cfg.fold,
-                  n_jobs=cfg.n_jobs, categorical_features=list(cfg.categorical) or None,
+                  n_jobs=cfg.n_jobs, categorical_features=categorical_features(train, cfg),
                   verbose=False, html=False, log_experiment=False, system_log=False,
                   custom_pipeline=[("missing_as_nan", MissingAsNaN())],
                   custom_pipeline_position=0, **cfg.setup)
     except (TypeError, ValueError) as exc:  # bad train.setup options, unusable columns
         raise TrainingError(f"PyCaret setup() failed on the training data: {exc} (check "
                             "`train.setup` and the column kinds in `validate.columns`)") from exc
+    if cfg.features is not None:
+        start_from_raw_rows(exp, raw, cfg)
     if cfg.task == "classification":
         register_scorers(exp)
     return exp
+
+
+def categorical_features(train: pd.DataFrame, cfg: TrainConfig) -> list[str] | None:
+    """The declared categories; with features, those left plus every text column they made.
+
+    PyCaret treats only the listed columns as categorical once a list is given, so a level
+    column a rule made (a lookup, a grouped level, an interaction) must be listed too.
+    """
+    if cfg.features is None:
+        return list(cfg.categorical) or None
+    declared = [c for c in cfg.categorical if c in train.columns and c != cfg.target]
+    made = [c for c in text_columns(train.drop(columns=[cfg.target])) if c not in declared]
+    return declared + made or None
+
+
+def start_from_raw_rows(exp: Any, raw: pd.DataFrame, cfg: TrainConfig) -> None:
+    """Make the experiment's pipeline start from the raw columns, with the features its first
+    step after MissingAsNaN, so CV fits them on each fold's rows and finalize on all rows.
+
+    PyCaret 3.3.2 decides every column's kind, and builds its steps' column lists, from the
+    frame given to setup() before it adds `custom_pipeline`: a column the custom step makes
+    would be neither imputed nor encoded. So setup() ran on the engineered frame (its kinds
+    and lists are those of the engineered columns); here its rows are swapped for the raw
+    ones (same index and dtypes as at scoring: not shrunk to float32 as setup shrinks its
+    frame, so bin edges learned here compare the same way on a scored batch) and the feature
+    step goes in front.
+    """
+    from pycaret.internal.preprocess.transformers import (
+        TransformerWrapper,  # lazy: PyCaret, ~4 s: only training needs it
+    )
+
+    columns = [c for c in raw.columns if c != cfg.target] + [cfg.target]
+    exp.data = raw[columns].loc[exp.data.index]
+    names = [name for name, _ in exp.pipeline.steps]
+    position = names.index("missing_as_nan") + 1 if "missing_as_nan" in names else 0
+    exp.pipeline.steps.insert(position, ("features", TransformerWrapper(
+        FeatureSteps(**cfg.features.get_params()))))
+    exp.pipeline.fit(exp.X_train, exp.y_train)
 
 
 def cv_roc_auc(y_true: Any, y_score: Any, sample_weight: Any = None) -> float:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mlgate.base.errors import MlgateError
+from mlgate.base.errors import is_user_error
 from mlgate.base.params import load_params
 
 log = logging.getLogger("mlgate")
@@ -35,7 +35,9 @@ def stage_main(name: str, body: Callable[[dict[str, Any]], str | None]) -> None:
     started = time.perf_counter()
     try:
         verdict = body(load_params())
-    except MlgateError as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
         log.error("stage %s failed: %s", name, exc)
         exit_without_teardown(1)
         sys.exit(1)
