@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -167,15 +168,22 @@ def load(repo: Repo, rel: str) -> pd.DataFrame:
     return pd.read_parquet(repo.path / rel)
 
 
-def onboard_and_run(repo: Repo, name: str, frame: pd.DataFrame, target: str) -> dict:
+def onboard_and_run(repo: Repo, name: str, frame: pd.DataFrame, target: str,
+                    edit: Callable[[dict], None] | None = None) -> dict:
     """A new user's two commands on a table: `mlgate data add`, `dvc exp run -S data=<name>`.
 
-    The copy's defaults select train=fast (lr, dt). Returns the reports the run wrote, the
+    `edit` changes the written profile (a dict) first, as a user edits the YAML file. The
+    copy's defaults select train=fast (lr, dt). Returns the reports the run wrote, the
     experiment's output and the output of a second, plain `dvc repro`.
     """
     frame.to_csv(repo.path / f"data/external/{name}.csv", index=False)
     added = repo.run(str(BIN / "mlgate"), "data", "add", f"data/external/{name}.csv",
                      "--target", target)
+    if edit is not None:
+        profile = repo.path / f"conf/data/{name}.yaml"
+        spec = yaml.safe_load(profile.read_text())
+        edit(spec)
+        profile.write_text("# @package _global_\n" + yaml.safe_dump(spec, sort_keys=False))
     repo.commit(f"onboard {name}")
     repo.run(str(BIN / "mlgate"), "init-store")
     run = repo.dvc("exp", "run", "-S", f"data={name}")

@@ -3,15 +3,28 @@
 import pandas as pd
 import pytest
 
+from mlgate.adapters.tracking import feature_steps
+from mlgate.base.io import read_model
 from tests.e2e.conftest import Repo, check_champion_and_selection, load, onboard_and_run
 from tests.tables import churn, diabetes
 
 pytestmark = pytest.mark.e2e
 
 
+def add_features(profile: dict) -> None:
+    """What a user adds to the written profile: the signup date's parts (signup leaves
+    split.drop_columns: the model takes it), grouped plans, a ratio; no code."""
+    assert profile["features"] == {"derive": {}, "group_rare": {}, "date_parts": {}}
+    profile["split"]["drop_columns"].remove("signup")
+    profile["features"] = {"date_parts": {"signup": ["month", "weekday"]},
+                           "group_rare": {"plan": {"top": 2}},
+                           "derive": {"tenure_years": "tenure_months / 12"}}
+
+
 def test_business_table_with_id_date_text_categoricals_and_gaps(repo: Repo):
-    """An id, a date stored as text, string categoricals with missing values, yes/no labels."""
-    out = onboard_and_run(repo, "churn", churn(), "churned")
+    """An id, a date stored as text, string categoricals with missing values, yes/no labels;
+    the user adds features to the written profile."""
+    out = onboard_and_run(repo, "churn", churn(), "churned", edit=add_features)
     data = out["params"]["data"]
     assert set(data["drop_columns"]) == {"customer_id", "source_system", "notes"}
     assert data["datetime"] == {"signup": None} and data["categorical"] == ["region", "plan"]
@@ -21,7 +34,14 @@ def test_business_table_with_id_date_text_categoricals_and_gaps(repo: Repo):
     assert str(raw.signup.dtype) == "datetime64[ns]" and raw.region.isna().sum() > 200
     scored = load(repo, "data/predictions/current.parquet")
     assert scored.region.isna().any() and scored.prediction.isin(["no", "yes"]).all()
-    assert "signup" not in scored.columns, "datetimes stay out of the model's features"
+    assert "signup" in scored.columns, "the model takes the raw date and makes its parts"
+    model = read_model(repo.path / "models/model.pkl")
+    steps = feature_steps(model)
+    assert [r["key"] for r in steps.rules] == ["features.derive.tenure_years",
+                                               "features.group_rare.plan",
+                                               "features.date_parts.signup"]
+    assert len(steps.fitted_["features.group_rare.plan"]) == 2
+    assert "signup" in model.feature_names_in_
     slices = [c for c in out["gate"]["checks"] if c["kind"] == "slice"]
     assert slices and all(c["metric"] == "accuracy" for c in slices)
     assert {c["status"] for c in slices} <= {"pass", "fail", "unchecked"}

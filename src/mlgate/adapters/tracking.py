@@ -307,10 +307,13 @@ def pinned_requirements() -> list[str]:
 
 
 def feature_steps(model: Any) -> Any:
-    """The model's declared-features step (model_steps.FeatureSteps), or None."""
+    """The model's declared-features step (model_steps.FeatureSteps), or None.
+
+    Matched by class name: a model loaded from a pickle carries its own copy of the class.
+    """
     for _, step in getattr(model, "steps", []):
         inner = getattr(step, "transformer", step)  # PyCaret wraps custom steps
-        if isinstance(inner, model_steps.FeatureSteps):
+        if type(inner).__name__ == model_steps.FeatureSteps.__name__:
             return inner
     return None
 

@@ -273,6 +273,14 @@ def column_roles(reference: pd.DataFrame, current: pd.DataFrame, cfg: DriftConfi
     cfg_features = dataclasses.replace(cfg, exclude=[
         *cfg.exclude, *NOT_FEATURES, *([target] if target else [])])
     features = select_columns(reference, current, cfg_features)
+    # A datetime (a model input whose parts `features.date_parts` makes) is not compared: a
+    # later batch always differs from the reference in time, and Evidently has no drift
+    # test for timestamps. The parts it feeds the model are inside the model.
+    dated = [c for c in features if ptypes.is_datetime64_any_dtype(reference[c])]
+    if dated:
+        log.info("drift: datetime column(s) %s not compared (a later batch always drifts in "
+                 "time)", dated)
+        features = [c for c in features if c not in dated]
     outputs = [c for c in (PREDICTION, PROBABILITY)
                if c in reference.columns and c in current.columns]
     has_target = bool(target) and all(target in f.columns and f[target].notna().any()

@@ -383,23 +383,40 @@ def check_custom(steps: FeatureSteps, X: pd.DataFrame, rows: int) -> None:
     each row computed from that row alone (at serving it may see one row: a frame-wide
     statistic would differ there; use a fitted rule). It gets a copy: it may modify it."""
     sample = X.head(rows)
-    first = apply(steps, sample, "a sample of the training rows")
-    again = apply(steps, sample, "a sample of the training rows")
-    if not again.equals(first):
+    fitted = fit(steps, sample, "a sample of the training rows")
+    first = transform(fitted, sample, "a sample of the training rows")
+    if not same(transform(fitted, sample, "a sample of the training rows"), first):
         raise ConfigError("`features.custom` gave different results on the same rows twice; "
                           "it must be deterministic")
-    head = apply(steps, sample.head(ROW_CHECK_ROWS), f"the first {ROW_CHECK_ROWS} rows")
-    if not head.equals(first.head(ROW_CHECK_ROWS)):
+    head = transform(fitted, sample.head(ROW_CHECK_ROWS), f"the first {ROW_CHECK_ROWS} rows")
+    if not same(head, first.head(ROW_CHECK_ROWS)):
         raise ConfigError(f"`features.custom`: its result for the first {ROW_CHECK_ROWS} rows "
                           "changes with the rows around them (a statistic of the whole frame?); "
                           "at serving it sees a few rows: compute each row from itself, or use "
                           "a rule fitted on the training split (group_rare, bin)")
 
 
-def apply(steps: FeatureSteps, X: pd.DataFrame, what: str) -> pd.DataFrame:
-    """fit_transform X, turning a rule's failure into a ConfigError naming `what`."""
+def same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Equal columns and values (dtypes may differ: a few rows can shrink a column's dtype)."""
     try:
-        return FeatureSteps(**steps.get_params()).fit_transform(X)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    except AssertionError:
+        return False
+    return True
+
+
+def fit(steps: FeatureSteps, X: pd.DataFrame, what: str) -> FeatureSteps:
+    """A fresh copy of steps fitted on X; a rule's failure is a ConfigError naming `what`."""
+    try:
+        return FeatureSteps(**steps.get_params()).fit(X)
+    except FeatureError as exc:
+        raise ConfigError(f"{exc} (on {what})") from exc
+
+
+def transform(steps: FeatureSteps, X: pd.DataFrame, what: str) -> pd.DataFrame:
+    """steps.transform(X); a rule's failure is a ConfigError naming `what`."""
+    try:
+        return steps.transform(X)
     except FeatureError as exc:
         raise ConfigError(f"{exc} (on {what})") from exc
 
@@ -408,7 +425,7 @@ def engineer(steps: FeatureSteps, X: pd.DataFrame, sample_rows: int) -> pd.DataF
     """Check the rules on X (the custom function on a sample first) and return X engineered."""
     if steps.custom is not None:
         check_custom(steps, X, sample_rows)
-    out = apply(steps, X, "the training split")
+    out = transform(fit(steps, X, "the training split"), X, "the training split")
     made = [c for c in out.columns if c not in X.columns]
     log.info("features: %d rule(s)%s, %d column(s) in, %d out (%d new: %s)", len(steps.rules),
              " + custom" if steps.custom is not None else "", X.shape[1], out.shape[1],

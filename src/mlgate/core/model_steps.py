@@ -68,18 +68,19 @@ def as_text(values: pd.Series) -> pd.Series:
     """Values as the text a mapping file or a level name uses: 3.0 -> '3', missing stays NaN.
 
     Integer-valued floats (what Parquet, pandas and JSON make of integer codes with a missing
-    value) read like integers, so one level has one name whatever the batch's dtype is.
+    value) read like integers, value by value, so one level has one name whatever the batch's
+    dtype and whatever other rows it holds.
     """
     if pd.api.types.is_bool_dtype(values):
         return values.astype(object).map(lambda v: np.nan if pd.isna(v) else str(bool(v)).lower())
     if pd.api.types.is_numeric_dtype(values):
         num = values.astype("float64")
-        whole = num.dropna()
-        if len(whole) == 0 or bool((whole == np.round(whole)).all()):
-            text = num.astype("Int64").astype(str)
-        else:
-            text = num.astype(str)
-        return text.where(num.notna(), np.nan).astype(object)
+        whole = num.notna() & (num == np.round(num))
+        text = pd.Series(np.nan, index=values.index, dtype=object)
+        text[whole] = num[whole].astype("int64").astype(str)
+        rest = num.notna() & ~whole
+        text[rest] = num[rest].astype(str)
+        return text
     return values.astype(object).map(lambda v: np.nan if pd.isna(v) else str(v))
 
 

@@ -172,11 +172,35 @@ def split_lines(prof: Profile) -> list[str]:
              _comment(f"  current_share: {scalar(prof.current_share)}", prof.current_reason
                       if prof.current_share else "the rule above decides")]
     lines += wrapped_flow(2, "drop_columns", out,
-                          "used by the current rule / dates: kept out of the model's "
-                          "features for now" if out else "")
+                          "used by the current rule / dates: kept out of the model (or "
+                          "give it their parts: features.date_parts)" if out else "")
     lines += [f"  test_size: {TEST_SIZE}", "  seed: 42",
               _comment("  stratify: true", "on the classes, or target deciles"), ""]
     return lines
+
+
+def features_lines(prof: Profile) -> list[str]:
+    """The `features:` section: no rule yet, with examples on this table's own columns."""
+    numeric = [c.name for c in prof.columns.values()
+               if c.role == "feature" and c.kind in ("integer", "numeric")
+               and c.name not in prof.categorical]
+    levels = sorted((c for c in prof.columns.values() if c.name in prof.categorical),
+                    key=lambda c: -(len(c.categories or ())))
+    dates = prof.with_role("datetime")
+    lines = ["features:                   # declared features, made inside the model (fitted "
+             "per CV fold, applied",
+             "                            # wherever it predicts); every kind and key: "
+             "conf/features/default.yaml"]
+    lines.append("  derive: {}                # e.g. " + (
+        f"{numeric[0]}_per_{numeric[1]}: {numeric[0]} / {numeric[1]}" if len(numeric) > 1
+        else "ratio: a / b"))
+    lines.append("  group_rare: {}            # e.g. " + (
+        f"{levels[0].name}: {{top: 10}}  (other levels -> `other`)" if levels
+        else "column: {min_share: 0.01}"))
+    if dates:
+        lines.append(f"  date_parts: {{}}            # e.g. {dates[0]}: [year, month, weekday] "
+                     f"(then take {dates[0]} out of split.drop_columns)")
+    return [*lines, ""]
 
 
 def gate_lines(prof: Profile) -> list[str]:
@@ -224,5 +248,5 @@ def render(prof: Profile, command: str, when: str) -> str:
             "table's config.",
             ""]
     body = (task_lines(prof) + data_lines(prof) + validate_lines(prof) + split_lines(prof)
-            + gate_lines(prof) + drift_lines(prof))
+            + features_lines(prof) + gate_lines(prof) + drift_lines(prof))
     return "\n".join(head + body) + "\n"
