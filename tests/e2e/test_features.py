@@ -127,7 +127,7 @@ def engineered_prediction(model, steps: FeatureSteps, train: pd.DataFrame,
 
 
 def test_model_takes_raw_columns_and_fits_rules_on_the_training_split(trained, frames):
-    model, steps, store = trained
+    model, steps, _ = trained
     train, X = frames
     assert list(model.feature_names_in_[:-1]) == list(X.columns), "raw columns in, target last"
     inside = feature_steps(model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -189,3 +190,27 @@ def test_classification_model_exposes_probabilities_from_the_run(ran_repo: Repo)
     proba = model.get_raw_model().predict_proba(X)
     assert proba.shape == (len(X), 2) and abs(proba.sum(axis=1) - 1).max() < 1e-9
     assert set(model.predict(X)) <= {0, 1}
+
+
+def test_feature_changes_rerun_training_and_sweep_like_any_param(ran_repo: Repo):
+    """A changed mapping file is a changed dep of train only; `dvc exp run -S features...`
+    adds and removes rules, and the MLflow run records them."""
+    repo = ran_repo
+    mapping = repo.path / "data/mappings/coins_tier.csv"
+    mapping.write_text(mapping.read_text().replace("95,high", "95,partial"))
+    status = repo.dvc("status").stdout
+    assert "train:" in status and "modified:           data/mappings" in status, status
+    assert not any(f"{s}:" in status for s in ("ingest", "validate", "split")), status
+    repo.commit("coins 95 % is partial cost sharing")
+    out = repo.dvc("exp", "run", "-S", "features.derive.income_per_person=null",
+                   "-S", "+features.derive.income_k='income / 1000'").stdout
+    assert ran(out)[:1] == ["train"], out
+    run_id = json.loads((repo.path / "models/run.json").read_text())["run_id"]
+    client = MlflowClient(tracking_uri=repo.tracking_uri())
+    params = client.get_run(run_id).data.params
+    assert params["features.derive.income_k"] == "income / 1000"
+    assert params["features.derive.income_per_person"] == "None"
+    logged = client.download_artifacts(run_id, "features.json", str(repo.path / "tmp"))
+    rules = json.loads(Path(logged).read_text())["rules"]
+    assert [r["key"] for r in rules] == ["features.lookup.cost_sharing",
+                                         "features.derive.income_k", "features.group_rare.plan"]

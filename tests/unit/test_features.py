@@ -270,3 +270,44 @@ def test_steps_survive_sklearn_clone(frame, root):
     assert repr(copy) == repr(steps) and not hasattr(copy, "fitted_")
     with pytest.raises(FeatureError, match="not fitted"):
         copy.transform(frame)
+
+
+# -- inside PyCaret: fitted per CV fold and on the training split only -------------------------
+
+def test_rules_are_fitted_in_each_fold_and_never_see_the_test_split(randhie, params,
+                                                                     repo_root, monkeypatch):
+    from mlgate.adapters.tracking import feature_steps
+    from mlgate.engines.selection import train_model
+    from mlgate.engines.training import with_features
+    from tests.defaults import train_config
+
+    df = randhie.drop(columns=[*params["data"]["drop_columns"], "year"])
+    df = df.sample(1200, random_state=3).reset_index(drop=True)
+    train, test = df.iloc[:900], df.iloc[900:].assign(plan=99)  # plan 99: only in test
+    fits: list[int] = []
+    original = FeatureSteps.fit
+
+    def counting_fit(self, X, y=None):
+        fits.append(len(X))
+        return original(self, X, y)
+
+    monkeypatch.setattr(FeatureSteps, "fit", counting_fit)
+    rules = conf_section("features", {"group_rare": {"plan": {"min_share": 0.05}},
+                                      "bin": {"age_band": {"column": "xage", "bins": 4}}})
+    cfg = with_features(train_config({"target": "binexp", "categorical": ["plan", "site"]},
+                                     {"estimators": ["lr"], "fold": 3}),
+                        rules, train, {}, repo_root)
+    model = train_model(train, cfg).model
+    fitted = feature_steps(model).fitted_
+    on_train = original(FeatureSteps(**cfg.features.get_params()),
+                        train.drop(columns=["binexp"])).fitted_
+    leaked = original(FeatureSteps(**cfg.features.get_params()),
+                      pd.concat([train, test]).drop(columns=["binexp"])).fitted_
+    assert fitted == on_train, "the final model's statistics are the training split's"
+    assert "99" in leaked["features.group_rare.plan"] and fitted != leaked
+    # PyCaret cross-validates on its 70 % share of the rows: 3 folds of 2/3 of it each
+    fold_rows = round(len(train) * 0.7 * 2 / 3)
+    assert sum(abs(n - fold_rows) <= 2 for n in fits) >= 3, fits
+    assert fits[-1] == len(train), "finalize refits the rules on every training row"
+    proba = model.predict_proba(test.drop(columns=["binexp"]))
+    assert np.isfinite(proba).all(), "an unseen plan is grouped into `other`, not an error"
