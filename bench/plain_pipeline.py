@@ -83,8 +83,11 @@ def main() -> None:
             score.log_results(scored)
         with timed("drift"):
             cfg = drift.config(params)
-            summary = drift.check(params, cfg, scored["reference"], scored["current"])
+            summary, snapshot = drift.check(params, cfg, scored["reference"], scored["current"])
             drift.log_results(summary)
+            drift.monitor(params, cfg, summary, snapshot, scored["current"], scored["report"],
+                          drift.batch_name(params), require(params, "data.target"),
+                          require(params, "task.type"))
             drift.store_reference(run_info, scored["report"])
             line = drift.verdict(summary, cfg)
     log.info("plain pipeline done in %.1f s; %s", time.perf_counter() - started, line)

@@ -98,13 +98,29 @@ def start_ui(tracking_uri: str, port: int | None = None,
     return server
 
 
-def launch(cmd: list[str], port: int, tracking_uri: str, health: str, timeout: float,
+def start_monitor_ui(workspace: Path, port: int | None = None,
+                     timeout: float = START_TIMEOUT_S) -> ModelServer:
+    """Start Evidently's UI (`evidently ui`) on the monitoring workspace, 127.0.0.1 only,
+    telemetry off; wait for /api/version."""
+    port = port or free_port()
+    script = Path(sys.executable).parent / "evidently"
+    cmd = [str(script) if script.exists() else sys.executable, *([] if script.exists() else
+           ["-m", "evidently"]), "ui", "--host", HOST, "--port", str(port), "--workspace",
+           str(workspace)]
+    server = launch(cmd, port, None, "/api/version", timeout, "evidently ui")
+    log.info("Evidently UI for %s at %s (pid %d)", workspace, server.url, server.pid)
+    return server
+
+
+def launch(cmd: list[str], port: int, tracking_uri: str | None, health: str, timeout: float,
            name: str) -> ModelServer:
     """Start `cmd` in its own process group, logging to a temp file; wait until healthy."""
     fd, log_name = tempfile.mkstemp(prefix="mlgate-server-", suffix=".log")
     bin_dir = str(Path(sys.executable).parent)  # the servers exec `uvicorn` from PATH
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
+    env = {**os.environ, "DO_NOT_TRACK": "1",  # Evidently's telemetry calls out
            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if tracking_uri is not None:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
     with os.fdopen(fd, "w") as out:
         process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)

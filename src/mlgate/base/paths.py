@@ -33,3 +33,5 @@ SCORE_REPORT = Path("reports/score.json")
 # `features.custom` functions. Both are deps of train in dvc.yaml: a change reruns training.
 MAPPINGS = Path("data/mappings")
 FEATURE_CODE = Path("features")
+# Relative to the repository root, like REGISTRY_LOCK: one writer of the monitoring workspace.
+MONITOR_LOCK = Path(".dvc/tmp/mlgate-monitor.lock")

@@ -11,6 +11,7 @@ from mlgate.base.errors import is_user_error
 from mlgate.base.params import load_params, repo_root
 from mlgate.cli.data import register_data
 from mlgate.cli.models import register_models
+from mlgate.cli.monitor import register_monitor
 from mlgate.cli.remote import register_remote
 from mlgate.cli.scoring import register_scoring
 from mlgate.cli.server import register_server
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_scoring(sub)
     register_remote(sub)
     register_server(sub)
+    register_monitor(sub)
     return parser
 
 

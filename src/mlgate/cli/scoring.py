@@ -88,6 +88,7 @@ def cmd_drift(args: argparse.Namespace) -> None:
     from mlgate.core.drift import fails, run_drift, save_html, verdict_line  # lazy: Evidently
     from mlgate.core.scoring import profile_from_signature  # lazy: heavy
     from mlgate.pipeline.drift import config as drift_config  # lazy: Evidently
+    from mlgate.pipeline.drift import monitor  # lazy: Evidently
 
     params = _params()
     scorer = _champion(params)
@@ -98,6 +99,8 @@ def cmd_drift(args: argparse.Namespace) -> None:
     cfg = drift_config(params, profile.categories)
     summary, snapshot = run_drift(reference, current, cfg, profile.target, profile.task)
     summary = {**scorer.describe(), "current": str(args.current), **summary}
+    summary["monitor_snapshot"] = monitor(params, cfg, summary, snapshot, current, summary,
+                                          Path(args.current).name, profile.target, profile.task)
     if args.json:
         write_json(args.json, summary)
     if args.html:

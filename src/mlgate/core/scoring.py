@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
+from sklearn import metrics as skm
 
 from mlgate.base.errors import ConfigError, DataError
 from mlgate.base.frames import default_index
 from mlgate.base.params import check_section
-from mlgate.core.evaluation import align_columns
+from mlgate.core.evaluation import align_columns, regression_metrics
 
 log = logging.getLogger(__name__)
 
@@ -478,3 +479,22 @@ def score_report(scored: pd.DataFrame, batch: Batch, profile: Profile) -> dict[s
         report.update({f"prediction_{k}": round(float(getattr(pred, k)()), 6)
                        for k in ("mean", "min", "max")})
     return report
+
+
+def batch_metric(scored: pd.DataFrame, target: str | None, task: str) -> dict[str, float] | None:
+    """The model's metric on the labelled rows of a scored batch; None without labels.
+
+    Classification: accuracy, and ROC AUC of the positive (last sorted) label when binary;
+    regression: RMSE.
+    """
+    if not target or target not in scored.columns or scored[target].notna().sum() == 0:
+        return None
+    rows = scored[scored[target].notna()]
+    y = rows[target]
+    if task == "regression":
+        return {"rmse": regression_metrics(y, rows[PREDICTION].to_numpy())["rmse"]}
+    out = {"accuracy": float((y.astype(str) == rows[PREDICTION].astype(str)).mean())}
+    labels = sorted(y.unique(), key=str)
+    if len(labels) == 2 and PROBABILITY in rows.columns:
+        out["roc_auc"] = float(skm.roc_auc_score(y == labels[-1], rows[PROBABILITY]))
+    return out

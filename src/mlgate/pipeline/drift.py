@@ -3,17 +3,26 @@
 import dataclasses
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import mlflow
 import pandas as pd
 
 from mlgate.adapters.champion import log_reference
+from mlgate.adapters.monitoring import (
+    Batch,
+    MonitorConfig,
+    add_snapshot,
+    batch_time,
+    current_experiment,
+)
 from mlgate.adapters.tracking import pipeline_run
 from mlgate.base import paths
 from mlgate.base.io import read_json, read_table, write_json
 from mlgate.base.params import require
 from mlgate.core.drift import ACTIONS, DriftActionError, DriftConfig, fails, run_drift, save_html
 from mlgate.core.drift import verdict_line as line_of
+from mlgate.core.scoring import batch_metric
 
 log = logging.getLogger("mlgate.drift")
 
@@ -27,13 +36,39 @@ def config(params: dict, categorical: Iterable[str] = ()) -> DriftConfig:
 
 
 def check(params: dict, cfg: DriftConfig, reference: pd.DataFrame,
-          current: pd.DataFrame) -> dict:
-    """Run the drift report; write reports/drift.html and reports/drift.json; the summary."""
+          current: pd.DataFrame) -> tuple[dict, Any]:
+    """Run the drift report; write reports/drift.html and reports/drift.json; the summary and
+    the Evidently snapshot."""
     summary, snapshot = run_drift(reference, current, cfg, require(params, "data.target"),
                                   require(params, "task.type"))
     save_html(snapshot, paths.DRIFT_HTML)
     write_json(paths.DRIFT_JSON, summary)
-    return summary
+    return summary, snapshot
+
+
+def batch_name(params: dict) -> str:
+    """The pipeline's current batch, named by its rule: `split.current`, or the share."""
+    split = require(params, "split")
+    return str(split["current"]) if split.get("current") else \
+        f"seeded share {split.get('current_share')}"
+
+
+def monitor(params: dict, cfg: DriftConfig, summary: dict, snapshot: Any,
+            current: pd.DataFrame, scored_by: dict, name: str, target: str | None,
+            task: str) -> str:
+    """Add the check's snapshot to the repository's monitoring workspace; its id.
+
+    `scored_by` has the model_version (or model_run_id) of the model that scored the batch;
+    `target` and `task` give the batch's metric when it is labelled.
+    """
+    important = [c for c, rule in cfg.per_column.items() if rule.important]
+    batch = Batch(name=name, model_version=str(scored_by.get("model_version")
+                                               or scored_by.get("model_run_id")),
+                  time=batch_time(current, list(require(params, "data").get("datetime") or {})),
+                  rows=len(current), experiment=current_experiment())
+    return add_snapshot(MonitorConfig.from_params(require(params, "monitor")),
+                        require(params, "gate.model_name"), snapshot, batch, summary, important,
+                        batch_metric(current, target, task))
 
 
 def log_results(summary: dict) -> None:
@@ -67,9 +102,15 @@ def verdict(summary: dict, cfg: DriftConfig) -> str:
 def run(params: dict) -> str:
     """Write reports/drift.html and reports/drift.json, log them; return the verdict line."""
     cfg = config(params)
-    summary = check(params, cfg, read_table(paths.SCORED_REFERENCE), read_table(paths.SCORED))
+    MonitorConfig.from_params(require(params, "monitor"))  # a bad key fails before the work
+    current = read_table(paths.SCORED)
+    summary, snapshot = check(params, cfg, read_table(paths.SCORED_REFERENCE), current)
     run_info = read_json(paths.RUN)
+    score = read_json(paths.SCORE_REPORT)
     with pipeline_run(require(params, "tracking"), "drift", run_info):
         log_results(summary)
-    store_reference(run_info, read_json(paths.SCORE_REPORT))
+        mlflow.set_tag("mlgate.monitor_snapshot", monitor(
+            params, cfg, summary, snapshot, current, score, batch_name(params),
+            require(params, "data.target"), require(params, "task.type")))
+    store_reference(run_info, score)
     return verdict(summary, cfg)
