@@ -97,6 +97,7 @@ def test_pipeline_end_to_end(repo: Repo):
     drift_only = repo.dvc("exp", "run", "-S", "drift.drift_share=0.99")
     assert ran(drift_only.stdout) == ["drift"], drift_only.stdout
     assert report(repo, "drift.json")["drift_share_threshold"] == 0.99
+    check_monitoring(repo)
     newest, first = pipeline_runs(repo)
     assert newest.data.tags["mlgate.model_run_id"] == first.info.run_id, (
         "an experiment that reuses the model still gets its own MLflow row, linked to it")
@@ -109,6 +110,22 @@ def test_pipeline_end_to_end(repo: Repo):
     assert gate["decision"] == "rejected" and "roc_auc" in gate["reasons"][0]
     assert registry(repo) == (["1"], "1"), "a rejected model must not touch the registry"
     check_run_cache_restore(repo, first.info.run_id)
+
+
+def check_monitoring(repo: Repo) -> None:
+    """The pipeline's batch is one main snapshot; the experiment's is tagged and kept apart."""
+    def history(*flags: str) -> list[dict]:
+        return json.loads(repo.run(str(BIN / "mlgate"), "monitor", "history", "--json",
+                                   *flags).stdout)
+
+    main = history()
+    assert [(r["batch"], r["model_version"], r["experiment"]) for r in main] == [
+        ("year >= 4", "1", "")]
+    assert main[0]["action"] in ("none", "retrain", "investigate")
+    assert main[0]["metric"].startswith("accuracy "), "the current batch is labelled"
+    every = history("--experiments")
+    assert len(every) == 2 and every[1]["experiment"], every
+    assert (repo.path / "monitoring").is_dir(), "the workspace is at the repository root"
 
 
 def check_run_cache_restore(repo: Repo, first_run_id: str) -> None:

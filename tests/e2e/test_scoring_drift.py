@@ -109,6 +109,12 @@ def check_commands(repo: Repo, drift_stage: dict) -> None:
         f"drift verdict: {adhoc['verdict']}, action: {adhoc['action']}")
     failing = mlgate(repo, "drift", "--current", CURRENT, "--fail-on", "retrain", check=False)
     assert failing.returncode == (1 if adhoc["action"] != "none" else 0)
+    snapshots = json.loads(mlgate(repo, "monitor", "history", "--json").stdout)
+    by_name = {row["batch"]: row for row in snapshots}
+    assert set(by_name) == {"year >= 4", "current.parquet"}, (
+        "the stage's batch and the checked file's; checking the file twice replaced it")
+    assert by_name["current.parquet"]["action"] == adhoc["action"]
+    assert by_name["current.parquet"]["model_version"] == str(adhoc["model_version"])
 
 
 BAD_BATCHES = [

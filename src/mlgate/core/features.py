@@ -359,9 +359,7 @@ def load_custom(ref: Any, root: Path) -> Callable[[pd.DataFrame], pd.DataFrame]:
         raise ConfigError(f"`features.custom` = {ref!r}: the module must be in the repository's "
                           f"{paths.FEATURE_CODE}/ package (e.g. features.my_table:build), which "
                           "train depends on in dvc.yaml")
-    root_text = str(root.resolve())
-    if root_text not in sys.path:
-        sys.path.insert(0, root_text)
+    use_repository_package(root)
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # the user's module: any import failure is reported by name
@@ -376,6 +374,23 @@ def load_custom(ref: Any, root: Path) -> Callable[[pd.DataFrame], pd.DataFrame]:
         raise ConfigError(f"`features.custom` = {ref!r}: {module_name} has no function "
                           f"`{func_name}`")
     return func
+
+
+def use_repository_package(root: Path) -> None:
+    """Make `features` import from root/features/: root first on sys.path, and a `features`
+    package imported from elsewhere earlier in this process forgotten."""
+    package = paths.FEATURE_CODE.name
+    wanted = (root / paths.FEATURE_CODE).resolve()
+    loaded = sys.modules.get(package)
+    where = [Path(p).resolve() for p in getattr(loaded, "__path__", [])]
+    if loaded is not None and wanted not in where:
+        for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+            del sys.modules[name]
+    root_text = str(root.resolve())
+    if root_text in sys.path:
+        sys.path.remove(root_text)
+    sys.path.insert(0, root_text)
+    importlib.invalidate_caches()
 
 
 def check_custom(steps: FeatureSteps, X: pd.DataFrame, rows: int) -> None:
