@@ -57,6 +57,18 @@ def test_queued_experiments_on_two_workers(repo: Repo, n: int):
     check_registry(client, runs)
     with sqlite3.connect(repo.path / "mlflow.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    check_snapshots(repo, set(exps))
+
+
+def check_snapshots(repo: Repo, names: set[str]) -> None:
+    """Each queued experiment's drift snapshot is in the repository root's workspace (not in
+    the temporary copy it ran in), tagged with it and kept off the main dashboard."""
+    def history(*flags: str) -> list[dict]:
+        return json.loads(repo.run(str(BIN / "mlgate"), "monitor", "history", "--json",
+                                   *flags).stdout)
+
+    assert history() == [], "experiments never reach the main dashboard"
+    assert sorted(r["experiment"] for r in history("--experiments")) == sorted(names)
 
 
 def rerun_lost_to_dvc(repo: Repo, status: str, n: int) -> str:
