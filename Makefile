@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-extras params run repro test test-slow lint ui clean bench-train sweep screenshot bench-noop bench remote server server-stop preload-stop deps
+.PHONY: help setup setup-extras params run repro test test-slow lint ui monitor clean bench-train sweep screenshot bench-noop bench remote server server-stop preload-stop deps
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ lint: setup ## ruff on src, stages, tests, bench
 
 ui: setup ## Serve the MLflow UI for the embedded store on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+monitor: setup ## Serve the monitoring dashboard (Evidently UI) on http://127.0.0.1:8000
+	$(BIN)/mlgate monitor ui
 
 $(VENV)/.installed-server: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[server]'

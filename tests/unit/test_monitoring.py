@@ -129,3 +129,37 @@ def test_ui_serves_the_dashboards_series_and_stops_by_pid(cfg, checks):
     shares = series["series"][0]["values"]
     assert len(shares) == 2, "two main snapshots; the experiment's is not plotted"
     assert shares[0] == 0.0 and shares[1] > 0
+
+
+def test_monitor_ui_command_stops_its_server_on_sigterm(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from mlgate.adapters.serving import free_port
+    from mlgate.base.processes import wait_until
+
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({
+        "monitor": conf_section("monitor"), "gate": {"model_name": MODEL}}))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DVC_")}
+    proc = subprocess.Popen([sys.executable, "-m", "mlgate.cli.main", "monitor", "ui",
+                             "--port", str(port)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "monitoring dashboard at http://127.0.0.1:" in line, line
+        ui_pid = int(line.split("(pid ")[1].split(",")[0])  # printed once it answers
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert wait_until(lambda: not group_alive(ui_pid), 30), "the UI outlived the command"
+        assert time.monotonic() - started < 60
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any
 
@@ -41,6 +42,7 @@ def cmd_ui(args: argparse.Namespace) -> None:
 
     cfg, _ = context(args)
     open_workspace(cfg)  # the folder exists before the UI watches it
+    signal.signal(signal.SIGTERM, interrupted)  # `kill PID` stops the UI too, not just Ctrl-C
     server = start_monitor_ui(cfg.path(), args.port or cfg.ui_port)
     sys.stdout.write(f"monitoring dashboard at {server.url} (pid {server.pid}, workspace "
                      f"{cfg.path()}); Ctrl-C stops it\n")
@@ -51,6 +53,11 @@ def cmd_ui(args: argparse.Namespace) -> None:
         pass
     finally:
         server.stop()
+
+
+def interrupted(signum: int, frame: Any) -> None:
+    """SIGTERM handler: stop as Ctrl-C does (the server's process group is stopped by pid)."""
+    raise KeyboardInterrupt
 
 
 def register_monitor(sub: Any) -> None:
