@@ -12,8 +12,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlgate.base.errors import MlgateError
 from mlgate.base.processes import group_alive, signal_group, wait_until
@@ -74,6 +76,28 @@ class ModelServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def run_in_foreground(start: Callable[[], ModelServer],
+                      describe: Callable[[ModelServer], str]) -> None:
+    """Start a server, print `describe(server)`, wait until Ctrl-C or SIGTERM, stop it by pid.
+
+    SIGTERM is handled like Ctrl-C (installed before the start), so `kill PID` of the command
+    stops the server's process group too instead of leaving it running.
+    """
+    def interrupted(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    server = start()
+    try:
+        sys.stdout.write(describe(server) + "; Ctrl-C stops it\n")
+        sys.stdout.flush()
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 def start_server(model_uri: str, tracking_uri: str, port: int | None = None,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlgate.adapters.locks import registry_lock
-from mlgate.adapters.serving import start_server
+from mlgate.adapters.serving import run_in_foreground, start_server
 from mlgate.base.errors import MlgateError
 from mlgate.base.params import PARAMS_FILE, load_params, repo_root, require
 
@@ -106,16 +106,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     cfg, uri = context(args)
     alias = args.alias or cfg.alias
     mv = require_alias(cfg.model_name, alias)
-    server = start_server(f"models:/{cfg.model_name}@{alias}", uri, args.port)
-    sys.stdout.write(f"serving {cfg.model_name} v{mv.version} (@{alias}) at "
-                     f"{server.url}/invocations (pid {server.pid}); Ctrl-C stops it\n")
-    sys.stdout.flush()
-    try:
-        server.process.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    run_in_foreground(lambda: start_server(f"models:/{cfg.model_name}@{alias}", uri, args.port),
+                      lambda server: f"serving {cfg.model_name} v{mv.version} (@{alias}) at "
+                                     f"{server.url}/invocations (pid {server.pid})")
 
 
 def register_models(sub: Any) -> None:

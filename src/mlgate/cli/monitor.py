@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from typing import Any
 
@@ -38,26 +37,16 @@ def cmd_history(args: argparse.Namespace) -> None:
 def cmd_ui(args: argparse.Namespace) -> None:
     """Serve Evidently's UI on the workspace (127.0.0.1) until interrupted."""
     from mlgate.adapters.monitoring import open_workspace  # lazy: Evidently
-    from mlgate.adapters.serving import start_monitor_ui  # lazy: heavy
+    from mlgate.adapters.serving import (  # lazy: heavy
+        run_in_foreground,
+        start_monitor_ui,
+    )
 
     cfg, _ = context(args)
     open_workspace(cfg)  # the folder exists before the UI watches it
-    signal.signal(signal.SIGTERM, interrupted)  # `kill PID` stops the UI too, not just Ctrl-C
-    server = start_monitor_ui(cfg.path(), args.port or cfg.ui_port)
-    sys.stdout.write(f"monitoring dashboard at {server.url} (pid {server.pid}, workspace "
-                     f"{cfg.path()}); Ctrl-C stops it\n")
-    sys.stdout.flush()
-    try:
-        server.process.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-
-
-def interrupted(signum: int, frame: Any) -> None:
-    """SIGTERM handler: stop as Ctrl-C does (the server's process group is stopped by pid)."""
-    raise KeyboardInterrupt
+    run_in_foreground(lambda: start_monitor_ui(cfg.path(), args.port or cfg.ui_port),
+                      lambda server: f"monitoring dashboard at {server.url} (pid {server.pid}, "
+                                     f"workspace {cfg.path()})")
 
 
 def register_monitor(sub: Any) -> None:
