@@ -123,6 +123,10 @@ BAD_BATCHES = [
     (lambda df: df.assign(site=df["site"].where(df.index > 2, 99)), "`site`: unseen category 99"),
     (lambda df: df.assign(income=df["income"].astype(str).where(df.index > 0, "unknown")),
      "`income`: expected float, found object (e.g. 'unknown')"),
+    # the model's own feature rule (features.lookup, unmapped: error) refuses the batch
+    (lambda df: df.assign(coins=df["coins"].where(df.index > 0, 33)),
+     "`features.lookup.cost_sharing`: 1 value(s) of `coins` are not in "
+     "data/mappings/coins_tier.csv, e.g. ['33']"),
 ]
 
 
@@ -134,6 +138,7 @@ def check_bad_batches(repo: Repo) -> None:
         bad = repo.dvc("repro", "--single-item", "score", check=False)
         assert bad.returncode != 0
         assert message in bad.stderr + bad.stdout
+        assert "Traceback" not in bad.stderr, bad.stderr[-2000:]
         # DVC removes a stage's outputs before running it: gone or untouched, never partial
         scored = repo.path / SCORED
         assert not scored.exists() or digest(repo, SCORED) == before
