@@ -141,7 +141,7 @@ def test_monitor_ui_command_stops_its_server_on_sigterm(tmp_path):
     import yaml
 
     from mlgate.adapters.serving import free_port
-    from mlgate.base.processes import wait_until
+    from mlgate.base.processes import signal_group, wait_until
 
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({
@@ -151,6 +151,7 @@ def test_monitor_ui_command_stops_its_server_on_sigterm(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "mlgate.cli.main", "monitor", "ui",
                              "--port", str(port)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    ui_pid = None
     try:
         line = proc.stdout.readline()
         assert "monitoring dashboard at http://127.0.0.1:" in line, line
@@ -163,3 +164,5 @@ def test_monitor_ui_command_stops_its_server_on_sigterm(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+        if ui_pid is not None and group_alive(ui_pid):  # never leave the UI behind
+            signal_group(ui_pid, signal.SIGKILL)

@@ -89,15 +89,17 @@ def run_in_foreground(start: Callable[[], ModelServer],
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
-    server = start()
+    server = None
     try:
+        server = start()  # interrupted while starting: launch() stops what it started
         sys.stdout.write(describe(server) + "; Ctrl-C stops it\n")
         sys.stdout.flush()
         server.process.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
 
 
 def start_server(model_uri: str, tracking_uri: str, port: int | None = None,
