@@ -110,7 +110,7 @@ def trained(frames, project, tmp_path_factory, params):
     with in_store(store.root), pipeline_run(store.params["tracking"], "train"):
         info = log_model(result.model, train.drop(columns=[TARGET]))
         mlflow.register_model(info.model_uri, NAME)
-    return result.model, cfg.features, store
+    return result.model, cfg.features.steps, store
 
 
 def engineered_prediction(model, steps: FeatureSteps, train: pd.DataFrame,

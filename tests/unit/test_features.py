@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 
 from mlgate.base.errors import ConfigError, is_user_error
-from mlgate.core.features import compile_rules, engineer
+from mlgate.core.features import DeclaredFeatures, compile_rules, engineer
 from mlgate.core.model_steps import FeatureError, FeatureSteps
 from tests.defaults import conf_section
 
 TARGET = "y"
+SAMPLE_ROWS = conf_section("features")["custom_sample_rows"]
 
 
 @pytest.fixture
@@ -139,7 +140,8 @@ def test_lookup_unmapped_policies(frame, root):
     rule = {"column": "city", "file": "data/mappings/city.csv"}
     with pytest.raises(ConfigError, match=r"`features.lookup.r`: 1 value\(s\) of `city` are "
                                           r"not in data/mappings/city.csv, e.g. \['lyon'\]"):
-        engineer(build(frame, root, lookup={"r": rule}), frame.drop(columns=[TARGET]), 1000)
+        engineer(DeclaredFeatures(build(frame, root, lookup={"r": rule}), SAMPLE_ROWS),
+                 frame.drop(columns=[TARGET]))
     kept = run(frame, root, lookup={"r": {**rule, "unmapped": "keep"}})
     assert kept.loc[5, "r"] == "lyon"
     steps = build(frame, root, lookup={"r": rule})
@@ -241,7 +243,7 @@ def test_custom_function_runs_after_the_rules(frame, root, fresh_import):
             return out
         """)
     steps = build(frame, root, derive={"per_person": "income / num"}, custom=ref)
-    out = engineer(steps, frame.drop(columns=[TARGET]), 1000)
+    out = engineer(DeclaredFeatures(steps, SAMPLE_ROWS), frame.drop(columns=[TARGET]))
     assert list(out["rich"].iloc[:3]) == [0.0, 0.0, 0.0] and out.loc[4, "rich"] == 0.0
     assert out.loc[5, "rich"] == 1.0
 
@@ -258,7 +260,7 @@ def test_custom_function_runs_after_the_rules(frame, root, fresh_import):
 def test_custom_function_is_checked_on_a_sample(frame, root, fresh_import, body, message):
     steps = build(frame, root, custom=custom_module(root, body))
     with pytest.raises(ConfigError, match="features.custom") as err:
-        engineer(steps, frame.drop(columns=[TARGET]), 1000)
+        engineer(DeclaredFeatures(steps, SAMPLE_ROWS), frame.drop(columns=[TARGET]))
     assert message in str(err.value)
 
 
@@ -299,9 +301,9 @@ def test_rules_are_fitted_in_each_fold_and_never_see_the_test_split(randhie, par
                         rules, train, {}, repo_root)
     model = train_model(train, cfg).model
     fitted = feature_steps(model).fitted_
-    on_train = original(FeatureSteps(**cfg.features.get_params()),
+    on_train = original(FeatureSteps(**cfg.features.steps.get_params()),
                         train.drop(columns=["binexp"])).fitted_
-    leaked = original(FeatureSteps(**cfg.features.get_params()),
+    leaked = original(FeatureSteps(**cfg.features.steps.get_params()),
                       pd.concat([train, test]).drop(columns=["binexp"])).fitted_
     assert fitted == on_train, "the final model's statistics are the training split's"
     assert "99" in leaked["features.group_rare.plan"] and fitted != leaked

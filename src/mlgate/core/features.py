@@ -93,6 +93,22 @@ def is_empty(section: dict[str, Any]) -> bool:
     return not any(section.get(k) for k in (*KINDS, "custom", "drop"))
 
 
+@dataclass(frozen=True)
+class DeclaredFeatures:
+    """The compiled `features` section: the unfitted model step and how to check it."""
+
+    steps: FeatureSteps
+    sample_rows: int  # `features.custom_sample_rows`: rows the custom function is checked on
+
+
+def declared_features(section: Any, X: pd.DataFrame, target: str,
+                      categorical: tuple[str, ...], datetimes: dict[str, str | None],
+                      root: Path) -> DeclaredFeatures | None:
+    """The `features` section compiled (see compile_rules); None when it declares nothing."""
+    steps = compile_rules(section, X, target, categorical, datetimes, root)
+    return None if steps is None else DeclaredFeatures(steps, section["custom_sample_rows"])
+
+
 def compile_rules(section: Any, X: pd.DataFrame, target: str, categorical: tuple[str, ...],
                   datetimes: dict[str, str | None], root: Path) -> FeatureSteps | None:
     """The `features` section as an unfitted FeatureSteps (None when it declares nothing).
@@ -136,15 +152,10 @@ def check_choice(value: Any, key: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"`{key}` must be one of {list(choices)}, got {value!r}")
 
 
-def rule_section(key: str, spec: Any, required: set[str], optional: set[str]) -> dict[str, Any]:
-    """A rule given as a mapping, with its keys checked."""
-    return check_section(spec, key, required, optional)
-
-
 def compile_lookup(key: str, name: str, spec: Any, cols: Columns, section: dict[str, Any],
                    root: Path) -> dict[str, Any]:
     """`lookup.<name>: {column, file, key?, value?, unmapped?, default?}`."""
-    spec = rule_section(key, spec, {"column", "file"}, {"key", "value", "unmapped", "default"})
+    spec = check_section(spec, key, {"column", "file"}, {"key", "value", "unmapped", "default"})
     column = spec["column"]
     cols.need(key, [column])
     unmapped = spec.get("unmapped", section["unmapped"])
@@ -279,7 +290,7 @@ def compile_interact(key: str, name: str, spec: Any, cols: Columns, section: dic
 def compile_group_rare(key: str, name: str, spec: Any, cols: Columns, section: dict[str, Any],
                        root: Path) -> dict[str, Any]:
     """`group_rare.<column>: {top?, min_share?, min_count?, other?}`, in place."""
-    spec = rule_section(key, spec, set(), {"top", "min_share", "min_count", "other"})
+    spec = check_section(spec, key, set(), {"top", "min_share", "min_count", "other"})
     cols.need(key, [name])
     if cols.kinds[name] == "datetime":
         raise ConfigError(f"`{key}`: `{name}` is a datetime; use date_parts")
@@ -301,7 +312,7 @@ def compile_group_rare(key: str, name: str, spec: Any, cols: Columns, section: d
 def compile_bin(key: str, name: str, spec: Any, cols: Columns, section: dict[str, Any],
                 root: Path) -> dict[str, Any]:
     """`bin.<name>: {column, bins | edges, strategy?}`: the bin number of each value."""
-    spec = rule_section(key, spec, {"column"}, {"bins", "edges", "strategy"})
+    spec = check_section(spec, key, {"column"}, {"bins", "edges", "strategy"})
     column = spec["column"]
     cols.need(key, [column])
     if cols.kinds[column] != "numeric":
@@ -436,10 +447,11 @@ def transform(steps: FeatureSteps, X: pd.DataFrame, what: str) -> pd.DataFrame:
         raise ConfigError(f"{exc} (on {what})") from exc
 
 
-def engineer(steps: FeatureSteps, X: pd.DataFrame, sample_rows: int) -> pd.DataFrame:
+def engineer(features: DeclaredFeatures, X: pd.DataFrame) -> pd.DataFrame:
     """Check the rules on X (the custom function on a sample first) and return X engineered."""
+    steps = features.steps
     if steps.custom is not None:
-        check_custom(steps, X, sample_rows)
+        check_custom(steps, X, features.sample_rows)
     out = transform(fit(steps, X, "the training split"), X, "the training split")
     made = [c for c in out.columns if c not in X.columns]
     log.info("features: %d rule(s)%s, %d column(s) in, %d out (%d new: %s)", len(steps.rules),

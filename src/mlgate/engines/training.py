@@ -21,7 +21,7 @@ from sklearn import metrics as skm
 from mlgate.base.errors import ConfigError, DataError, MlgateError
 from mlgate.base.names import metric_name
 from mlgate.base.params import check_number, check_section
-from mlgate.core.features import compile_rules, engineer, text_columns
+from mlgate.core.features import DeclaredFeatures, declared_features, engineer, text_columns
 from mlgate.core.model_steps import FeatureSteps, MissingAsNaN
 from mlgate.core.onboard import looks_like_dates
 
@@ -98,9 +98,8 @@ class TrainConfig:
     tune: TuneConfig
     parallel: str
     dask: DaskConfig
-    # `features`: compiled by pipeline.train from the section and the training columns
-    features: FeatureSteps | None = field(default=None, compare=False)
-    feature_sample_rows: int = 1000  # `features.custom_sample_rows` (set with `features`)
+    # `features`: compiled by with_features from the section and the training columns
+    features: DeclaredFeatures | None = field(default=None, compare=False)
 
     @classmethod
     def from_params(cls, data: dict[str, Any], section: dict[str, Any],
@@ -127,9 +126,9 @@ class TrainConfig:
 def with_features(cfg: TrainConfig, section: Any, train: pd.DataFrame,
                   datetimes: dict[str, str | None] | None, root: Path) -> TrainConfig:
     """cfg with the `features` section compiled against the raw training columns."""
-    steps = compile_rules(section, train.drop(columns=[cfg.target], errors="ignore"),
-                          cfg.target, cfg.categorical, datetimes or {}, root)
-    return replace(cfg, features=steps, feature_sample_rows=section["custom_sample_rows"])
+    return replace(cfg, features=declared_features(
+        section, train.drop(columns=[cfg.target], errors="ignore"), cfg.target,
+        cfg.categorical, datetimes or {}, root))
 
 
 def check_ranges(section: dict[str, Any], tune: dict[str, Any]) -> None:
@@ -237,8 +236,7 @@ def make_experiment(train: pd.DataFrame, cfg: TrainConfig):
         raise DataError(f"training data lacks the target column `{cfg.target}`")
     raw = train
     if cfg.features is not None:
-        engineered = engineer(cfg.features, train.drop(columns=[cfg.target]),
-                              cfg.feature_sample_rows)
+        engineered = engineer(cfg.features, train.drop(columns=[cfg.target]))
         train = engineered.assign(**{cfg.target: train[cfg.target]})
     check_features(train, cfg)
     check_folds(train, cfg)
@@ -294,7 +292,7 @@ def start_from_raw_rows(exp: Any, raw: pd.DataFrame, cfg: TrainConfig) -> None:
     names = [name for name, _ in exp.pipeline.steps]
     position = names.index("missing_as_nan") + 1 if "missing_as_nan" in names else 0
     exp.pipeline.steps.insert(position, ("features", TransformerWrapper(
-        FeatureSteps(**cfg.features.get_params()))))
+        FeatureSteps(**cfg.features.steps.get_params()))))
     exp.pipeline.fit(exp.X_train, exp.y_train)
 
 
