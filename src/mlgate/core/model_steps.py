@@ -115,16 +115,6 @@ class FeatureSteps:
             setattr(self, key, value)
         return self
 
-    @property
-    def inputs(self) -> list[str]:
-        """Columns of the raw frame the rules read (in first-use order)."""
-        made: set[str] = set()
-        out: list[str] = []
-        for rule in self.rules:
-            out += [c for c in rule["inputs"] if c not in made and c not in out]
-            made.add(rule["output"])
-        return out
-
     def fit(self, X: pd.DataFrame, y: object = None) -> FeatureSteps:
         """Learn each rule's statistics on X, applying the rules in order as it goes."""
         self.fitted_ = {}
