@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-extras params run repro test test-slow lint ui monitor clean bench-train sweep screenshot bench-noop bench remote server server-stop preload-stop deps
+.PHONY: help setup setup-extras params run repro test test-slow lint ui monitor clean bench-train sweep screenshot screenshot-monitor bench-noop bench remote server server-stop preload-stop deps
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -93,6 +93,9 @@ sweep: setup ## Queue a 4-experiment sweep (2 estimators x 2 folds, fast preset)
 
 screenshot: setup ## PNG of the MLflow compare view of the newest 4 runs (needs Debian's chromium)
 	$(BIN)/python scripts/compare_screenshot.py --runs 4 --out docs/mlflow-compare.png
+
+screenshot-monitor: setup ## PNG of the monitoring dashboard (Evidently UI; needs Debian's chromium)
+	$(BIN)/python scripts/compare_screenshot.py --monitor --size 1400x1750 --out docs/img/monitoring-dashboard.png
 
 bench-noop: setup ## Benchmark: no-op dvc repro vs dvc status, in a fresh copy (prints the ratio)
 	$(BIN)/python bench/noop_repro.py --repeats 5

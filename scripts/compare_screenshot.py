@@ -1,8 +1,9 @@
-"""Screenshot of the MLflow compare view for the newest pipeline runs, in headless Chromium.
+"""Screenshots in headless Chromium: the MLflow compare view of the newest pipeline runs, or
+(`--monitor`) the monitoring dashboard of the registered model.
 
-Starts the MLflow UI for the repository's store on 127.0.0.1 (stopped by pid afterwards),
-opens the compare view of the newest `--runs` top-level runs and saves a PNG.
-Needs Debian's `chromium` (`apt-get install chromium`). Run: `make screenshot`.
+Starts the MLflow UI for the repository's store (or Evidently's UI on the monitoring
+workspace) on 127.0.0.1, stopped by pid afterwards, and saves a PNG. Needs Debian's
+`chromium` (`apt-get install chromium`). Run: `make screenshot`, `make screenshot-monitor`.
 """
 
 from __future__ import annotations
@@ -65,8 +66,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--out", type=Path, default=Path("docs/mlflow-compare.png"))
     parser.add_argument("--size", default="1600x1400")
+    parser.add_argument("--monitor", action="store_true",
+                        help="the monitoring dashboard of gate.model_name instead")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.monitor:
+        return monitor_screenshot(args)
     cfg = load_params(repo_root() / "params.yaml")["tracking"]
     uri = tracking_uri(cfg)
     experiment_id, run_ids = newest_runs(uri, cfg.get("experiment") or "mlgate", args.runs)
@@ -76,6 +81,24 @@ def main() -> None:
         screenshot(compare_url(ui.url, experiment_id, run_ids), args.out.resolve(), width,
                    height)
     log.info("wrote %s (%d runs)", args.out, len(run_ids))
+
+
+def monitor_screenshot(args: argparse.Namespace) -> None:
+    """Start Evidently's UI on the workspace, screenshot the model's dashboard, stop the UI."""
+    from mlgate.adapters.monitoring import MonitorConfig, find_project, open_workspace
+    from mlgate.adapters.serving import start_monitor_ui
+
+    params = load_params(repo_root() / "params.yaml")
+    cfg, model = MonitorConfig.from_params(params["monitor"]), params["gate"]["model_name"]
+    project = find_project(open_workspace(cfg), model)
+    if project is None:
+        raise SystemExit(f"no monitoring project {model!r} in {cfg.path()}: run `make run` "
+                         "or `mlgate drift --current FILE` first")
+    width, height = (int(v) for v in args.size.split("x"))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with start_monitor_ui(cfg.path()) as ui:
+        screenshot(f"{ui.url}/projects/{project.id}", args.out.resolve(), width, height)
+    log.info("wrote %s (dashboard of %s)", args.out, model)
 
 
 if __name__ == "__main__":
