@@ -1,6 +1,6 @@
 """The monitoring dashboard, defined in code and written idempotently to a model's project.
 
-Every panel selects snapshots tagged `main` (adapters.monitoring.MAIN): experiments' snapshots
+Every panel selects snapshots tagged `main` (MAIN_TAG): experiments' snapshots
 stay in the project, out of these plots. Evidently 0.7 series are selected by metric type and
 the metric's parameters (`metric_labels`): `DriftedColumnsCount` with `value_type: share`,
 `ValueDrift` with `column: <name>`.
@@ -13,7 +13,7 @@ from typing import Any
 
 TAB = "Drift over time"
 NAMESPACE = uuid.UUID("5f0c1f2e-8a47-4e0b-9a4e-6d6c9e0b7a51")  # mlgate dashboard ids
-MAIN_TAG = "main"  # the tag of snapshots outside experiments (adapters.monitoring.MAIN)
+MAIN_TAG = "main"  # the tag of snapshots outside experiments (adapters.monitoring)
 
 
 def panels(important: list[str]) -> list[Any]:

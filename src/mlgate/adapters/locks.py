@@ -28,18 +28,28 @@ def lock_path(root: Path | None = None) -> Path:
 
 
 @contextmanager
-def registry_lock(root: Path | None = None, timeout: float = LOCK_TIMEOUT_S) -> Iterator[Path]:
-    """Hold the registry lock for the block; MlgateError when it is not free within `timeout`."""
-    path = lock_path(root)
+def repo_lock(rel: Path, what: str, hint: str = "", root: Path | None = None,
+              timeout: float = LOCK_TIMEOUT_S) -> Iterator[Path]:
+    """Hold the file lock at root/`rel` for the block; MlgateError naming `what` (and `hint`)
+    when it is not free within `timeout`."""
+    path = (root or repo_root()) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path), timeout=timeout)
     try:
         lock.acquire()
     except Timeout as exc:
-        raise MlgateError(f"registry lock {path} still held by another process after "
-                          f"{timeout:.0f} s; is another pipeline stuck in `register`?") from exc
-    log.debug("holding registry lock %s", path)
+        raise MlgateError(f"{what} lock {path} still held by another process after "
+                          f"{timeout:.0f} s{hint}") from exc
+    log.debug("holding %s lock %s", what, path)
     try:
         yield path
     finally:
         lock.release()
+
+
+@contextmanager
+def registry_lock(root: Path | None = None, timeout: float = LOCK_TIMEOUT_S) -> Iterator[Path]:
+    """Hold the registry lock for the block; MlgateError when it is not free within `timeout`."""
+    with repo_lock(paths.REGISTRY_LOCK, "registry", "; is another pipeline stuck in "
+                   "`register`?", root, timeout) as path:
+        yield path

@@ -4,34 +4,31 @@ One workspace per repository, at `monitor.workspace` under the real root (DVC_RO
 experiments, so their snapshots are not lost with the temporary copy), one project per
 registered model. A snapshot's identity is (batch, model version, experiment): writing it
 again replaces it. Snapshots of `dvc exp run` experiments carry an `exp:<name>` tag instead
-of `main`; the dashboard's panels select `main`, so a sweep does not plot one batch eight
-times.
+of `main` (dashboard.MAIN_TAG); the dashboard's panels select `main`, so a sweep does
+not plot one batch eight times.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from filelock import FileLock, Timeout
 
 from mlgate.adapters.dashboard import MAIN_TAG, ensure_dashboard
+from mlgate.adapters.locks import repo_lock
 from mlgate.base import paths
-from mlgate.base.errors import ConfigError, MlgateError
+from mlgate.base.errors import ConfigError
 from mlgate.base.params import check_number, check_section, repo_root
 
 os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's telemetry calls out; never here
 
 log = logging.getLogger(__name__)
 
-MAIN = MAIN_TAG  # the tag of snapshots outside experiments: the dashboard plots these
 LOCK_TIMEOUT_S = 300.0
 # What `mlgate monitor history` prints, from each snapshot's metadata.
 HISTORY_COLUMNS = ("batch", "time", "rows", "share_drifted", "n_drifted", "important_drifted",
@@ -73,7 +70,7 @@ class Batch:
     @property
     def tags(self) -> list[str]:
         """Evidently tags: `main` or `exp:<name>`, the batch and the version."""
-        scope = f"exp:{self.experiment}" if self.experiment else MAIN
+        scope = f"exp:{self.experiment}" if self.experiment else MAIN_TAG
         return [scope, f"batch:{self.name}", f"version:{self.model_version}"]
 
 
@@ -104,23 +101,6 @@ def metadata(batch: Batch, summary: dict[str, Any], important: list[str],
     if metric:
         out["metric"] = ", ".join(f"{k} {v:.4f}" for k, v in metric.items())
     return out
-
-
-@contextmanager
-def monitor_lock(root: Path) -> Iterator[None]:
-    """One writer of the workspace at a time (queued experiments write the same one)."""
-    path = root / paths.MONITOR_LOCK
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path), timeout=LOCK_TIMEOUT_S)
-    try:
-        lock.acquire()
-    except Timeout as exc:
-        raise MlgateError(f"monitoring lock {path} still held after {LOCK_TIMEOUT_S:.0f} s") \
-            from exc
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def open_workspace(cfg: MonitorConfig, root: Path | None = None) -> Any:
@@ -159,7 +139,7 @@ def add_snapshot(cfg: MonitorConfig, model_name: str, snapshot: Any, batch: Batc
     snapshot._timestamp = batch.time
     snapshot._tags = batch.tags
     snapshot._metadata = metadata(batch, summary, important, metric)
-    with monitor_lock(root):
+    with repo_lock(paths.MONITOR_LOCK, "monitoring", root=root, timeout=LOCK_TIMEOUT_S):
         ws = open_workspace(cfg, root)
         project = model_project(ws, model_name, important)
         for old in ws.list_runs(project.id):
@@ -181,7 +161,7 @@ def history(cfg: MonitorConfig, model_name: str, experiments: bool = False,
     rows = []
     for sid in ws.list_runs(project.id) if project is not None else []:
         run = ws.get_run(project.id, sid)
-        if run is None or (MAIN not in run.tags and not experiments):
+        if run is None or (MAIN_TAG not in run.tags and not experiments):
             continue
         rows.append({k: run.metadata.get(k, "") for k in HISTORY_COLUMNS})
     frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
