@@ -15,7 +15,7 @@ def context(args: argparse.Namespace) -> tuple[Any, str]:
 
     params = load_params(repo_root() / "params.yaml")
     cfg = MonitorConfig.from_params(require(params, "monitor"))
-    return cfg, args.model or require(params, "gate.model_name")
+    return cfg, getattr(args, "model", None) or require(params, "gate.model_name")
 
 
 def cmd_history(args: argparse.Namespace) -> None:
@@ -27,8 +27,8 @@ def cmd_history(args: argparse.Namespace) -> None:
     if args.json:
         sys.stdout.write(table.to_json(orient="records", indent=2) + "\n")
     elif table.empty:
-        sys.stdout.write(f"no snapshot of {model} in {cfg.path()} yet: the drift stage, "
-                         "`mlgate drift --current FILE` and `mlgate watch` add them\n")
+        sys.stdout.write(f"no snapshot of {model} in {cfg.path()} yet: the drift stage and "
+                         "`mlgate drift --current FILE` add them\n")
     else:
         columns = [c for c in table.columns if c != "experiment" or args.experiments]
         sys.stdout.write(table[columns].to_string(index=False) + "\n")
@@ -60,6 +60,5 @@ def register_monitor(sub: Any) -> None:
     hist.add_argument("--json", action="store_true", help="print JSON records")
     hist.set_defaults(func=cmd_history)
     ui = ops.add_parser("ui", help="Evidently's UI on 127.0.0.1 until Ctrl-C")
-    ui.add_argument("--model", help=argparse.SUPPRESS)
     ui.add_argument("--port", type=int, help="port (default: monitor.ui_port)")
     ui.set_defaults(func=cmd_ui)
