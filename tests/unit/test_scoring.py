@@ -10,9 +10,9 @@ import pytest
 import yaml
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+from mlgate.adapters.experiments import retrain_command
 from mlgate.base.errors import ConfigError, DataError, MlgateError
 from mlgate.cli import main as cli
-from mlgate.cli.scoring import retrain_command
 from mlgate.core.scoring import (
     MODEL_URI,
     PREDICTION,

@@ -14,6 +14,9 @@ from typing import Any
 TAB = "Drift over time"
 NAMESPACE = uuid.UUID("5f0c1f2e-8a47-4e0b-9a4e-6d6c9e0b7a51")  # mlgate dashboard ids
 MAIN_TAG = "main"  # the tag of snapshots outside experiments (adapters.monitoring)
+# The model's quality on a labelled batch as an Evidently series the dashboard can plot: the
+# mean of a per-row column (1 when the prediction is right: accuracy; |error|: MAE).
+QUALITY_COLUMN = {"classification": "mlgate_correct", "regression": "mlgate_abs_error"}
 
 
 def panels(important: list[str]) -> list[Any]:
@@ -47,6 +50,13 @@ def panels(important: list[str]) -> list[Any]:
         title="Prediction drift", size="half",
         description="drift score of the model's predictions (and probabilities)",
         values=[metric("ValueDrift", col, column=col) for col in ("prediction", "probability")]))
+    out.append(line_plot_panel(
+        title="Model quality once labels arrive", size="half",
+        description="accuracy (classification) or mean absolute error (regression) of the "
+                    "model that scored the batch, on its labelled rows",
+        values=[metric("MeanValue", "accuracy", column=QUALITY_COLUMN["classification"]),
+                metric("MeanValue", "mean absolute error",
+                       column=QUALITY_COLUMN["regression"])]))
     return out
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlgate.adapters.dashboard import MAIN_TAG, ensure_dashboard
+from mlgate.adapters.dashboard import MAIN_TAG, QUALITY_COLUMN, ensure_dashboard
 from mlgate.adapters.locks import repo_lock
 from mlgate.base import paths
 from mlgate.base.errors import ConfigError
@@ -45,7 +45,8 @@ class MonitorConfig:
     @classmethod
     def from_params(cls, section: Any) -> MonitorConfig:
         """Build from `monitor:`, naming an unknown or missing key."""
-        cfg = cls(**check_section(section, "monitor", {"workspace", "ui_port"}))
+        known = check_section(section, "monitor", {"workspace", "ui_port", "watch"})
+        cfg = cls(workspace=known["workspace"], ui_port=known["ui_port"])  # watch: core.watch
         if not isinstance(cfg.workspace, str) or not cfg.workspace.strip():
             raise ConfigError(f"`monitor.workspace` must be a folder path, got {cfg.workspace!r}")
         check_number(cfg.ui_port, "monitor.ui_port", low=1, high=65535, integer=True)
@@ -153,6 +154,66 @@ def add_snapshot(cfg: MonitorConfig, model_name: str, snapshot: Any, batch: Batc
     return str(ref.id)
 
 
+LABELS_TAG = "labels"  # the labelled-metric snapshot of a batch, beside its drift snapshot
+
+
+def set_metric(cfg: MonitorConfig, model_name: str, snapshot_id: str,
+               metric: dict[str, float] | None, root: Path | None = None) -> None:
+    """Write a batch's labelled metric into its drift snapshot's metadata (history shows it).
+
+    Evidently 0.7 has no public call to edit a stored snapshot; its local state's
+    write_snapshot under the same id replaces the file, as add_run itself writes it.
+    """
+    if not metric:
+        return
+    root = root or repo_root()
+    with repo_lock(paths.MONITOR_LOCK, "monitoring", root=root, timeout=LOCK_TIMEOUT_S):
+        ws = open_workspace(cfg, root)
+        project = find_project(ws, model_name)
+        run = ws.get_run(project.id, snapshot_id) if project is not None else None
+        if run is None:
+            log.warning("monitoring: snapshot %s of %s is gone; metric not recorded",
+                        snapshot_id, model_name)
+            return
+        run.metadata["metric"] = ", ".join(f"{k} {v:.4f}" for k, v in metric.items())
+        ws.state.write_snapshot(project.id, snapshot_id, run)
+
+
+def add_quality_snapshot(cfg: MonitorConfig, model_name: str, record: dict[str, Any],
+                         scored: pd.DataFrame, target: str, task: str,
+                         root: Path | None = None) -> str | None:
+    """Add (or replace) a batch's labelled-metric snapshot, at the batch's time; its id."""
+    from evidently import DataDefinition, Dataset, Report  # lazy: Evidently
+    from evidently.metrics import MeanValue  # lazy: Evidently
+
+    from mlgate.core.scoring import PREDICTION  # lazy: scikit-learn
+
+    rows = scored[scored[target].notna()]
+    if rows.empty:
+        return None
+    column = QUALITY_COLUMN["regression" if task == "regression" else "classification"]
+    values = (rows[target].astype(float) - rows[PREDICTION].astype(float)).abs() \
+        if task == "regression" else (rows[target].astype(str) == rows[PREDICTION].astype(str))
+    frame = pd.DataFrame({column: values.astype(float).to_numpy()})
+    data = Dataset.from_pandas(frame, data_definition=DataDefinition(numerical_columns=[column]))
+    snapshot = Report([MeanValue(column=column)]).run(data, None)
+    root = root or repo_root()
+    with repo_lock(paths.MONITOR_LOCK, "monitoring", root=root, timeout=LOCK_TIMEOUT_S):
+        ws = open_workspace(cfg, root)
+        project = find_project(ws, model_name)
+        drift = ws.get_run(project.id, record["snapshot"]) if project is not None else None
+        if drift is None:
+            return None
+        tags = [*drift.tags, LABELS_TAG]
+        snapshot._timestamp, snapshot._tags = drift.timestamp, tags
+        snapshot._metadata = {**drift.metadata, "labelled_rows": str(len(rows))}
+        for old in ws.list_runs(project.id):
+            run = ws.get_run(project.id, old)
+            if run is not None and sorted(run.tags) == sorted(tags):
+                ws.delete_run(project.id, old)
+        return str(ws.add_run(project.id, snapshot).id)
+
+
 def history(cfg: MonitorConfig, model_name: str, experiments: bool = False,
             root: Path | None = None) -> pd.DataFrame:
     """One row per snapshot of the model's project, oldest batch first (main only by default)."""
@@ -161,7 +222,8 @@ def history(cfg: MonitorConfig, model_name: str, experiments: bool = False,
     rows = []
     for sid in ws.list_runs(project.id) if project is not None else []:
         run = ws.get_run(project.id, sid)
-        if run is None or (MAIN_TAG not in run.tags and not experiments):
+        if run is None or LABELS_TAG in run.tags or (MAIN_TAG not in run.tags
+                                                     and not experiments):
             continue
         rows.append({k: run.metadata.get(k, "") for k in HISTORY_COLUMNS})
     frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))

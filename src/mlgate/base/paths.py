@@ -33,5 +33,8 @@ SCORE_REPORT = Path("reports/score.json")
 # `features.custom` functions. Both are deps of train in dvc.yaml: a change reruns training.
 MAPPINGS = Path("data/mappings")
 FEATURE_CODE = Path("features")
+# Batches `mlgate watch` folded into the model data (each `dvc add`-ed, its .dvc file staged in
+# git); ingest reads them together with data.source. A dep of ingest in dvc.yaml.
+DELIVERED = Path("data/delivered")
 # Relative to the repository root, like REGISTRY_LOCK: one writer of the monitoring workspace.
 MONITOR_LOCK = Path(".dvc/tmp/mlgate-monitor.lock")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from mlgate.base.params import load_params, repo_root, require
@@ -49,6 +51,42 @@ def cmd_ui(args: argparse.Namespace) -> None:
                                      f"workspace {cfg.path()})")
 
 
+def batch_line(record: dict[str, Any]) -> str:
+    """One processed batch, as `mlgate watch` prints it."""
+    line = (f"{record['name']}: {record['rows']} rows, model version {record['model_version']}, "
+            f"{record['verdict']} -> {record['action']}")
+    retrain = record.get("retrain") or {}
+    if retrain:
+        line += f"; retrain {retrain['status']}"
+        if retrain.get("gate"):
+            line += f" (gate: {retrain['gate']}, version {retrain.get('registered_version')})"
+        if retrain.get("reason") and not retrain.get("gate"):
+            line += f": {retrain['reason']}"
+    return line
+
+
+def cmd_watch(args: argparse.Namespace) -> None:
+    """Process every new file in the inbox exactly once (once, or until interrupted)."""
+
+    from mlgate.pipeline.watch import watch  # lazy: Evidently, MLflow
+
+    def stop(signum: int, frame: Any) -> None:  # SIGTERM ends the loop like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    params = load_params(repo_root() / "params.yaml")
+    try:
+        done = watch(params, args.inbox.resolve() if args.inbox else None, once=args.once,
+                     resume=args.resume)
+    except KeyboardInterrupt:
+        sys.stdout.write("watch stopped\n")
+        return
+    for record in done:
+        sys.stdout.write(batch_line(record) + "\n")
+    if not done:
+        sys.stdout.write("no new batch ready\n")
+
+
 def register_monitor(sub: Any) -> None:
     """Add `monitor` and its sub-commands to the `mlgate` sub-parsers."""
     monitor = sub.add_parser("monitor", help="drift batch after batch: history, dashboard")
@@ -62,3 +100,10 @@ def register_monitor(sub: Any) -> None:
     ui = ops.add_parser("ui", help="Evidently's UI on 127.0.0.1 until Ctrl-C")
     ui.add_argument("--port", type=int, help="port (default: monitor.ui_port)")
     ui.set_defaults(func=cmd_ui)
+    w = sub.add_parser("watch", help="check, score, drift-check and act on every new file in an "
+                                     "inbox, exactly once")
+    w.add_argument("inbox", nargs="?", type=Path, help="folder (default: monitor.watch.inbox)")
+    w.add_argument("--once", action="store_true", help="one pass, then exit (cron, CI)")
+    w.add_argument("--resume", action="store_true",
+                   help="go on after an `investigate` stop, once the shift is understood")
+    w.set_defaults(func=cmd_watch)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shlex
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -84,61 +82,26 @@ def score_file(params: dict[str, Any], scorer: Any, profile: Any, path: Path) ->
 
 def cmd_drift(args: argparse.Namespace) -> None:
     """Check a batch for drift against the champion's stored reference; exit 1 per fail_on."""
-    from mlgate.adapters.champion import fetch_reference, signature_inputs  # lazy: heavy
-    from mlgate.core.drift import fails, run_drift, save_html, verdict_line  # lazy: Evidently
-    from mlgate.core.scoring import profile_from_signature  # lazy: heavy
-    from mlgate.pipeline.drift import config as drift_config  # lazy: Evidently
-    from mlgate.pipeline.drift import monitor  # lazy: Evidently
+    from mlgate.core.drift import fails, save_html, verdict_line  # lazy: Evidently
+    from mlgate.pipeline.drift import champion_contract, check_delivery  # lazy: Evidently
 
     params = _params()
-    scorer = _champion(params)
-    reference, stored = fetch_reference(scorer.run_id)
-    profile = profile_from_signature(signature_inputs(scorer.uri), stored, stored.target,
-                                     stored.task)
-    current = score_file(params, scorer, profile, Path(args.current))
-    cfg = drift_config(params, profile.categories)
-    summary, snapshot = run_drift(reference, current, cfg, profile.target, profile.task)
-    summary = {**scorer.describe(), "current": str(args.current), **summary}
-    summary["monitor_snapshot"] = monitor(params, cfg, summary, snapshot, current, summary,
-                                          Path(args.current).name, profile.target, profile.task)
+    path = Path(args.current)
+    summary, snapshot, _ = check_delivery(params, champion_contract(params), read_table(path),
+                                          path.name, str(path))
     if args.json:
         write_json(args.json, summary)
     if args.html:
         save_html(snapshot, Path(args.html))
     sys.stdout.write(verdict_line(summary) + "\n")
-    fail_on = args.fail_on or cfg.fail_on
+    fail_on = args.fail_on or require(params, "drift.fail_on")
     if fails(summary["action"], fail_on):
         raise MlgateError(f"drift action {summary['action']!r} reached fail_on={fail_on}")
 
 
-def retrain_command(action: str, overrides: list[str], force: bool = False,
-                    queue: bool = False) -> list[str]:
-    """The `dvc exp run` command for a drift action; MlgateError when it must not retrain."""
-    if action == "investigate" and not force:
-        raise MlgateError("drift action is `investigate`: the shift is too large for an "
-                          "automatic retrain; read reports/drift.html (or pass --force)")
-    if action not in ("retrain", "investigate") and not force:
-        raise MlgateError(f"drift action is `{action}`: nothing to retrain (pass --force to "
-                          "retrain anyway)")
-    if not overrides:
-        raise MlgateError("`drift.retrain.overrides` is empty: say how the current batch is "
-                          "folded into the model data, e.g. split.current='year >= 5'")
-    sets = [arg for o in overrides for arg in ("-S", o)]
-    return ["dvc", "exp", "run", *sets, *(["--queue"] if queue else [])]
-
-
-def shell_join(cmd: list[str]) -> str:
-    """The command as a user would type it: double quotes where shlex would nest singles."""
-    def quote(arg: str) -> str:
-        if shlex.quote(arg) == arg or any(ch in arg for ch in '"$`\\'):
-            return shlex.quote(arg)
-        return f'"{arg}"'
-
-    return " ".join(quote(a) for a in cmd)
-
-
 def cmd_retrain(args: argparse.Namespace) -> None:
     """Run (or print) the retraining experiment when the last drift action is `retrain`."""
+    from mlgate.adapters.experiments import retrain_command, shell_join, start  # lazy
     from mlgate.core.drift import DriftConfig  # lazy: Evidently
 
     root = repo_root()
@@ -151,11 +114,8 @@ def cmd_retrain(args: argparse.Namespace) -> None:
         return
     cmd = retrain_command(report["action"], overrides, args.force, args.queue)
     sys.stdout.write(shell_join(cmd) + "\n")
-    if args.dry_run:
-        return
-    code = subprocess.run(cmd, cwd=root, check=False).returncode
-    if code:
-        raise MlgateError(f"`{shell_join(cmd)}` exited {code}")
+    if not args.dry_run:
+        start(cmd, root)
 
 
 def register_scoring(sub: Any) -> None:

@@ -11,6 +11,7 @@ import pandas as pd
 from mlgate.base.errors import ConfigError, DataError
 from mlgate.base.frames import default_index, row_mask
 from mlgate.base.io import read_table
+from mlgate.base.names import BATCH_COLUMN, SOURCE_BATCH
 
 log = logging.getLogger(__name__)
 
@@ -102,4 +103,34 @@ def ingest(df: pd.DataFrame, drop: list[str], rule: str | None = None,
     if out.empty:
         raise DataError(f"`data.filter` = {rule!r} leaves no rows")
     log.info("ingested %d rows x %d columns (dropped %d)", len(out), out.shape[1], len(drop))
+    return default_index(out)
+
+
+def delivered_files(folder: Path) -> list[Path]:
+    """The delivered batches in `folder` (Parquet written by `mlgate watch`), in name order."""
+    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+def with_delivered(df: pd.DataFrame, batches: dict[str, pd.DataFrame], drop: list[str],
+                   datetimes: dict[str, str | None] | None = None) -> pd.DataFrame:
+    """The ingested table plus each delivered batch, every row named by BATCH_COLUMN.
+
+    `data.filter` is not applied to delivered rows (it selects rows of data.source, e.g. the
+    first period of a stream); `data.drop_columns` and `data.datetime` are, where present.
+    A delivered batch must hold the table's columns; extra ones are an error naming the file.
+    """
+    if not batches:
+        return df
+    parts = [df.assign(**{BATCH_COLUMN: SOURCE_BATCH})]
+    for name, batch in batches.items():
+        batch = parse_datetimes(batch.drop(columns=[c for c in drop if c in batch.columns]),
+                                {c: f for c, f in (datetimes or {}).items() if c in batch})
+        missing = [c for c in df.columns if c not in batch.columns]
+        extra = [c for c in batch.columns if c not in df.columns]
+        if missing or extra:
+            raise DataError(f"delivered batch {name}: columns differ from data.source "
+                            f"(missing {missing}, extra {extra})")
+        parts.append(batch[list(df.columns)].assign(**{BATCH_COLUMN: name}))
+    out = pd.concat(parts, ignore_index=True)
+    log.info("ingest: %d delivered batch(es) add %d rows", len(batches), len(out) - len(df))
     return default_index(out)

@@ -11,6 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from mlgate.base.errors import ConfigError, DataError
 from mlgate.base.frames import row_mask
+from mlgate.base.names import BATCH_COLUMN
 from mlgate.base.params import check_number, check_section
 
 
@@ -94,6 +95,6 @@ def split_all(df: pd.DataFrame, target: str, cfg: SplitConfig,
     model, current = split_current(df, cfg.current) if cfg.current is not None else \
         current_by_share(df, cfg.current_share, cfg.seed)
     train, test = train_test(model, target, cfg, task)
-    drop = list(cfg.drop_columns)
+    drop = [*cfg.drop_columns, *([BATCH_COLUMN] if BATCH_COLUMN in df.columns else [])]
     return {name: part.drop(columns=drop) for name, part in
             (("train", train), ("test", test), ("current", current))}

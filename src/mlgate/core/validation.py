@@ -10,6 +10,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from mlgate.base.errors import ConfigError
+from mlgate.base.names import BATCH_COLUMN
 from mlgate.base.params import check_number, check_section
 
 
@@ -95,7 +96,8 @@ def check_columns(df: pd.DataFrame, schema: Schema) -> list[Failure]:
     out = [Failure(c, "required", "column is missing") for c in required if c not in df.columns]
     if not schema.allow_extra_columns:
         out += [Failure(c, "unexpected", "column is not declared in validate.columns")
-                for c in df.columns if c not in schema.columns and c != schema.target]
+                for c in df.columns
+                if c not in schema.columns and c not in (schema.target, BATCH_COLUMN)]
     return out
 
 

@@ -3,12 +3,19 @@
 import dataclasses
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import mlflow
 import pandas as pd
 
-from mlgate.adapters.champion import log_reference
+from mlgate.adapters.champion import (
+    Scorer,
+    fetch_reference,
+    load_champion,
+    log_reference,
+    signature_inputs,
+)
 from mlgate.adapters.monitoring import (
     Batch,
     MonitorConfig,
@@ -16,13 +23,14 @@ from mlgate.adapters.monitoring import (
     batch_time,
     current_experiment,
 )
-from mlgate.adapters.tracking import pipeline_run
+from mlgate.adapters.tracking import configure, pipeline_run
 from mlgate.base import paths
 from mlgate.base.io import read_json, read_table, write_json
 from mlgate.base.params import require
 from mlgate.core.drift import ACTIONS, DriftActionError, DriftConfig, fails, run_drift, save_html
 from mlgate.core.drift import verdict_line as line_of
-from mlgate.core.scoring import batch_metric
+from mlgate.core.scoring import Profile, ScoreConfig, batch_metric, profile_from_signature
+from mlgate.pipeline.score import score_frames
 
 log = logging.getLogger("mlgate.drift")
 
@@ -69,6 +77,45 @@ def monitor(params: dict, cfg: DriftConfig, summary: dict, snapshot: Any,
     return add_snapshot(MonitorConfig.from_params(require(params, "monitor")),
                         require(params, "gate.model_name"), snapshot, batch, summary, important,
                         batch_metric(current, target, task))
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The champion and what a delivered batch is checked against: the model's signature plus
+    the profile stored with its run (kinds, categories, ranges), and its scored reference."""
+
+    scorer: Scorer
+    profile: Profile
+    reference: pd.DataFrame
+
+
+def champion_contract(params: dict) -> Contract:
+    """The registry champion's batch contract (tracking configured); MlgateError when none."""
+    configure(require(params, "tracking"))
+    scorer = load_champion(require(params, "gate.model_name"), require(params, "gate.alias"))
+    reference, stored = fetch_reference(scorer.run_id)
+    profile = profile_from_signature(signature_inputs(scorer.uri), stored, stored.target,
+                                     stored.task)
+    return Contract(scorer, profile, reference)
+
+
+def check_delivery(params: dict, contract: Contract, batch: pd.DataFrame, name: str,
+                   source: str) -> tuple[dict, Any, pd.DataFrame]:
+    """Score a delivered batch with the champion, check its drift against the champion's
+    reference and add the monitoring snapshot: (summary, Evidently snapshot, scored batch).
+
+    The one path of `mlgate drift --current FILE` and `mlgate watch`; ScoringError naming
+    `source` when the batch breaks the contract.
+    """
+    scored = score_frames(ScoreConfig.from_params(require(params, "score")), contract.scorer,
+                          contract.profile, {"batch": (batch, source)})["batch"][0]
+    cfg = config(params, contract.profile.categories)
+    profile = contract.profile
+    summary, snapshot = run_drift(contract.reference, scored, cfg, profile.target, profile.task)
+    summary = {**contract.scorer.describe(), "current": source, **summary}
+    summary["monitor_snapshot"] = monitor(params, cfg, summary, snapshot, scored, summary, name,
+                                          profile.target, profile.task)
+    return summary, snapshot, scored
 
 
 def log_results(summary: dict) -> None:

@@ -5,17 +5,22 @@ from pathlib import Path
 import pandas as pd
 
 from mlgate.base import paths
-from mlgate.base.io import write_parquet
+from mlgate.base.io import read_table, write_parquet
 from mlgate.base.params import require
-from mlgate.core.ingest import ingest, load_source
+from mlgate.core.ingest import delivered_files, ingest, load_source, with_delivered
 
 
 def load(params: dict, root: Path) -> pd.DataFrame:
-    """The raw dataset: `data.source` read, cleaned and parsed as `data:` declares."""
+    """The raw dataset: `data.source` read, cleaned and parsed as `data:` declares, plus the
+    batches `mlgate watch` delivered (data/delivered/)."""
     data = require(params, "data")
-    df = load_source(require(params, "data.source"), root)
-    return ingest(df, list(data.get("drop_columns") or []), data.get("filter"),
-                  data.get("datetime"))
+    drop = list(data.get("drop_columns") or [])
+    df = ingest(load_source(require(params, "data.source"), root), drop, data.get("filter"),
+                data.get("datetime"))
+    batches = {p.stem: read_table(p) for p in delivered_files(root / paths.DELIVERED)}
+    row_id = data.get("id")  # a batch's row id (joins late labels) is no model input
+    extra = [row_id] if row_id and row_id not in df.columns else []
+    return with_delivered(df, batches, [*drop, *extra], data.get("datetime"))
 
 
 def run(params: dict) -> None:
