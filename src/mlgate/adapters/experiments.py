@@ -105,8 +105,10 @@ def withdraw(root: Path, name: str) -> None:
 
 
 def start(cmd: list[str], root: Path) -> None:
-    """Run the experiment command (output streams to the user); MlgateError when it fails."""
+    """Run the experiment command, its output on stderr (stdout stays the caller's report);
+    MlgateError when it fails."""
     log.info("starting: %s", shell_join(cmd))
-    code = subprocess.run([_tool(cmd[0]), *cmd[1:]], cwd=root, check=False).returncode
+    code = subprocess.run([_tool(cmd[0]), *cmd[1:]], cwd=root, check=False,
+                          stdout=sys.stderr).returncode
     if code:
         raise MlgateError(f"`{shell_join(cmd)}` exited {code}")

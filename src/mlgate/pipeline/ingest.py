@@ -18,9 +18,7 @@ def load(params: dict, root: Path) -> pd.DataFrame:
     df = ingest(load_source(require(params, "data.source"), root), drop, data.get("filter"),
                 data.get("datetime"))
     batches = {p.stem: read_table(p) for p in delivered_files(root / paths.DELIVERED)}
-    row_id = data.get("id")  # a batch's row id (joins late labels) is no model input
-    extra = [row_id] if row_id and row_id not in df.columns else []
-    return with_delivered(df, batches, [*drop, *extra], data.get("datetime"))
+    return with_delivered(df, batches, drop, data.get("datetime"))
 
 
 def run(params: dict) -> None:

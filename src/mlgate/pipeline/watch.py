@@ -227,8 +227,13 @@ def process(w: Watcher, files: list[str]) -> dict[str, Any]:
     return record
 
 
+def without_id(w: Watcher, df: pd.DataFrame) -> pd.DataFrame:
+    """A delivery without its row id: data.source has none, or data.drop_columns drops it."""
+    return df.drop(columns=[w.id_column]) if w.id_column and w.id_column in df else df
+
+
 def folded_frame(w: Watcher, record: dict[str, Any]) -> pd.DataFrame:
-    """The batch as delivered, labels joined: the rows a retrain folds in."""
+    """The batch as delivered, labels joined, row id dropped: the rows a retrain folds in."""
     raw = read_files(w, record["files"])
     target = w.contract().profile.target
     labels = record.get("labels")
@@ -236,7 +241,7 @@ def folded_frame(w: Watcher, record: dict[str, Any]) -> pd.DataFrame:
         joined = pd.read_parquet(scored_path(w, record["name"]))[[w.id_column, target]]
         raw = raw.drop(columns=[target], errors="ignore").merge(joined, on=w.id_column,
                                                                 how="inner")
-    return raw
+    return without_id(w, raw)
 
 
 def retrain(w: Watcher, record: dict[str, Any], following: list[str] | None) -> None:
@@ -258,7 +263,7 @@ def retrain(w: Watcher, record: dict[str, Any], following: list[str] | None) -> 
     current = None
     if following and all(w.ledger.files[f].get("labelled") for f in following):
         current = batch_name(following)
-        experiments.deliver(w.root, current, read_files(w, following))
+        experiments.deliver(w.root, current, without_id(w, read_files(w, following)))
     for stale, role in list(w.ledger.delivered.items()):
         if role == "current" and stale != current:
             experiments.withdraw(w.root, stale)
@@ -332,8 +337,13 @@ def join_labels(w: Watcher, path: Path) -> None:
         if not hit.any():
             continue
         matched += int(hit.sum())
+        known = scored[[w.id_column, target]] if target in scored else None
         merged = scored.drop(columns=[target], errors="ignore").merge(
             labels, on=w.id_column, how="left")
+        if known is not None:  # labels joined earlier stay
+            merged[target] = merged[target].fillna(known[target])
+        if pd.api.types.is_integer_dtype(labels[target]):  # unlabelled rows: keep 1, not 1.0
+            merged[target] = merged[target].astype("Int64")
         write_parquet(scored_file, merged)
         record["metric"] = batch_metric(merged, target, task)
         record["labels"] = sorted({*record.get("labels", []), path.name})
@@ -368,8 +378,6 @@ def scan(w: Watcher, resume: bool = False) -> list[dict[str, Any]]:
             retrain(w, record, None)
     for path in candidates(w.inbox, time.time(), w.cfg.settle_s):
         admit(w, path)
-    for path in candidates(w.inbox / w.cfg.labels, time.time(), w.cfg.settle_s):
-        join_labels(w, path)
     held = [(n, w.ledger.files[n]["rows"]) for n in w.ledger.held()]
     ready, waiting = groups(held, w.cfg.min_rows)
     done = []
@@ -390,6 +398,8 @@ def scan(w: Watcher, resume: bool = False) -> list[dict[str, Any]]:
                                "`mlgate watch --resume`")
         if record["action"] == "retrain":
             retrain(w, record, ready[i + 1] if i + 1 < len(ready) else None)
+    for path in candidates(w.inbox / w.cfg.labels, time.time(), w.cfg.settle_s):
+        join_labels(w, path)  # after the batches: labels may come with their batch
     if waiting:
         rows = sum(w.ledger.files[n]["rows"] for n in waiting)
         log.info("holding %d file(s), %d rows: a drift check needs monitor.watch.min_rows=%d",
