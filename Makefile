@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-extras params run repro test test-slow lint ui monitor clean bench-train sweep screenshot screenshot-monitor bench-noop bench remote server server-stop preload-stop deps
+.PHONY: help setup setup-extras params run repro test test-slow lint ui monitor clean bench-train sweep screenshot screenshot-monitor bench-noop bench remote server server-stop preload-stop deps watch stream-demo
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,12 @@ ui: setup ## Serve the MLflow UI for the embedded store on http://127.0.0.1:5000
 
 monitor: setup ## Serve the monitoring dashboard (Evidently UI) on http://127.0.0.1:8000
 	$(BIN)/mlgate monitor ui
+
+watch: setup ## Check, score, drift-check and act on every new file in inbox/ once (mlgate watch --once)
+	$(BIN)/mlgate watch --once
+
+stream-demo: setup ## RAND HIE as a stream: years 2-5 into inbox/ (train on year 1: mlgate params experiment=stream)
+	$(BIN)/python scripts/stream_demo.py
 
 $(VENV)/.installed-server: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[server]'

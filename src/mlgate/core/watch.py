@@ -37,11 +37,13 @@ class WatchConfig:
     retrain: str  # run | queue | off
     holdout_share: float
     labels: str  # sub-folder of the inbox for late labels
+    overrides: list[str]  # Hydra overrides every retrain passes again (e.g. experiment=...)
 
     @classmethod
     def from_params(cls, section: Any) -> WatchConfig:
         """Build from `monitor.watch`, naming an unknown, missing or bad key."""
-        keys = {"inbox", "min_rows", "poll_s", "settle_s", "retrain", "holdout_share", "labels"}
+        keys = {"inbox", "min_rows", "poll_s", "settle_s", "retrain", "holdout_share", "labels",
+                "overrides"}
         cfg = cls(**check_section(section, "monitor.watch", keys))
         for key in ("inbox", "labels"):
             value = getattr(cfg, key)
@@ -52,6 +54,10 @@ class WatchConfig:
         check_number(cfg.settle_s, "monitor.watch.settle_s", low=0)
         check_number(cfg.holdout_share, "monitor.watch.holdout_share", low=0, high=1,
                      open_low=True, open_high=True)
+        if not isinstance(cfg.overrides, list) or not all(
+                isinstance(o, str) and "=" in o for o in cfg.overrides):
+            raise ConfigError("`monitor.watch.overrides` must be a list of Hydra overrides "
+                              f"such as experiment=stream, got {cfg.overrides!r}")
         if cfg.retrain not in RETRAIN_MODES:
             raise ConfigError(f"`monitor.watch.retrain` must be one of {list(RETRAIN_MODES)}, "
                               f"got {cfg.retrain!r}")

@@ -271,7 +271,8 @@ def retrain(w: Watcher, record: dict[str, Any], following: list[str] | None) -> 
     if current is not None and w.ledger.delivered.get(current) != "model":
         w.ledger.delivered[current] = "current"
     drift = require(w.params, "drift")
-    overrides = [*experiments.table_overrides(list(drift.get("retrain", {}).get("overrides")
+    overrides = [*w.cfg.overrides,
+                 *experiments.table_overrides(list(drift.get("retrain", {}).get("overrides")
                                                    or [])),
                  *experiments.split_overrides(current, w.cfg.holdout_share)]
     cmd = experiments.retrain_command("retrain", overrides, queue=w.cfg.retrain == "queue")
