@@ -180,6 +180,7 @@ def test_served_model_applies_the_features_over_http(trained, frames):
     np.testing.assert_array_equal(np.asarray(answer["predictions"]), model.predict(rows))
 
 
+@pytest.mark.slow  # ~26 s of Spark start-up; tests/unit/test_spark_scoring.py stays in make test
 def test_spark_udf_applies_the_features(trained, frames, tmp_path):
     pytest.importorskip("pyspark")
     from mlgate.engines.spark_scoring import SparkModel, build_session

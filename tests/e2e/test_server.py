@@ -161,6 +161,7 @@ def test_reader_browses_but_cannot_register_or_move_aliases(pipeline, as_user):
     assert admin.get_model_version_by_alias(MODEL, "reviewed").version == champion.version
 
 
+@pytest.mark.slow  # ~75 s: a second server start; the server path itself stays in make test
 def test_server_down_fails_fast_naming_the_uri_then_rerun_succeeds(pipeline, as_user):
     before = server_status(pipeline)
     assert before["healthy"] and before["mlflow_pid"] and before["postgres_pid"]

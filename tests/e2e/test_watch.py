@@ -63,6 +63,22 @@ def history(repo: Repo) -> list[dict]:
     return json.loads(mlgate(repo, "monitor", "history", "--json").stdout)
 
 
+def quality_batches(repo: Repo) -> set[str]:
+    """Batches with a labelled-metric snapshot (accuracy as the mean of mlgate_correct)."""
+    from evidently.ui.workspace import Workspace
+
+    ws = Workspace(str(repo.path / "monitoring"))
+    (project,) = [p for p in ws.search_project("mlgate-randhie") if p.name == "mlgate-randhie"]
+    out = set()
+    for sid in ws.list_runs(project.id):
+        run = ws.get_run(project.id, sid)
+        if "labels" in run.tags:
+            (batch,) = [t.removeprefix("batch:") for t in run.tags if t.startswith("batch:")]
+            assert 0.5 < run.metric_results[next(iter(run.metric_results))].value <= 1.0
+            out.add(batch)
+    return out
+
+
 def ledger(repo: Repo) -> dict:
     return json.loads((repo.path / "inbox/.mlgate/ledger.json").read_text())
 
@@ -114,6 +130,7 @@ def test_watch_once_exactly_once_quarantine_kill_9_and_late_labels(ran_repo, ran
     assert by_name["d"]["metric"].startswith("accuracy ") and "roc_auc" in by_name["d"]["metric"]
     assert by_name["a"]["metric"]  # delivered with labels
     assert all(r["model_version"] == version for r in shown)
+    assert quality_batches(repo) == {"a", "s1+1", "s3+1", "d"}  # the quality panel's points
     assert load(repo, "data/processed/train.parquet").shape[0] > 0  # the pipeline untouched
     assert not any((repo.path / "data/delivered").glob("*.parquet"))  # retrain: off
 

@@ -218,6 +218,10 @@ def process(w: Watcher, files: list[str]) -> dict[str, Any]:
             "reason": f"batch {name}: {summary['share_drifted']:.0%} of the columns drifted "
                       f"({summary['n_drifted']}/{summary['n_columns']}), action `investigate` "
                       "(drift.actions.investigate): too large a shift for an automatic retrain"}
+    if record["metric"]:  # delivered with labels: the quality panel's point for the batch
+        add_quality_snapshot(MonitorConfig.from_params(require(w.params, "monitor")), w.model,
+                             record, scored, contract.profile.target, contract.profile.task,
+                             w.root)
     w.ledger.batches = [b for b in w.ledger.batches if b["name"] != name] + [record]
     for f in files:
         w.ledger.files[f].update(status="done", batch=name)
