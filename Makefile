@@ -101,7 +101,7 @@ screenshot: setup ## PNG of the MLflow compare view of the newest 4 runs (needs 
 	$(BIN)/python scripts/compare_screenshot.py --runs 4 --out docs/mlflow-compare.png
 
 screenshot-monitor: setup ## PNG of the monitoring dashboard (Evidently UI; needs Debian's chromium)
-	$(BIN)/python scripts/compare_screenshot.py --monitor --size 1400x1750 --out docs/img/monitoring-dashboard.png
+	$(BIN)/python scripts/compare_screenshot.py --monitor --size 1400x2200 --out docs/img/monitoring-dashboard.png
 
 bench-noop: setup ## Benchmark: no-op dvc repro vs dvc status, in a fresh copy (prints the ratio)
 	$(BIN)/python bench/noop_repro.py --repeats 5

@@ -29,8 +29,8 @@ def cmd_history(args: argparse.Namespace) -> None:
     if args.json:
         sys.stdout.write(table.to_json(orient="records", indent=2) + "\n")
     elif table.empty:
-        sys.stdout.write(f"no snapshot of {model} in {cfg.path()} yet: the drift stage and "
-                         "`mlgate drift --current FILE` add them\n")
+        sys.stdout.write(f"no snapshot of {model} in {cfg.path()} yet: the drift stage, "
+                         "`mlgate drift --current FILE` and `mlgate watch` add them\n")
     else:
         columns = [c for c in table.columns if c != "experiment" or args.experiments]
         sys.stdout.write(table[columns].to_string(index=False) + "\n")
