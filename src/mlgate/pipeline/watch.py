@@ -32,6 +32,7 @@ import pandas as pd
 
 from mlgate.adapters import experiments
 from mlgate.adapters.monitoring import MonitorConfig, add_quality_snapshot, set_metric
+from mlgate.base import paths
 from mlgate.base.errors import DataError, MlgateError, is_user_error
 from mlgate.base.files import write_text_atomic
 from mlgate.base.io import read_json, read_table, write_parquet
@@ -302,7 +303,7 @@ def gate_outcome(w: Watcher) -> dict[str, Any]:
     if w.cfg.retrain == "queue":
         return {"reason": "queued: `dvc queue start` runs it; its register stage is the gate"}
     try:
-        gate = read_json(w.root / "reports/gate.json")
+        gate = read_json(w.root / paths.GATE)
     except (OSError, DataError, ValueError):
         return {}
     return {"gate": gate.get("decision"), "passed": gate.get("passed"),
@@ -322,7 +323,11 @@ def join_labels(w: Watcher, path: Path) -> None:
         return
     contract = w.contract()
     target, task = contract.profile.target, contract.profile.task
-    labels = read_table(path)
+    try:
+        labels = read_table(path)
+    except DataError as exc:  # not a table: moved aside like a bad batch
+        quarantine(w, path, str(exc))
+        return
     missing = [c for c in (w.id_column, target) if c is None or c not in labels]
     if missing:
         why = "the data profile declares no `data.id`" if w.id_column is None else \
