@@ -59,6 +59,7 @@ def test_parquet_with_a_name_derived_from_the_file(repo, capsys):
     assert params["data"]["datetime"] == {"signup": None}
     assert params["split"]["drop_columns"] == ["signup"]
     assert set(params["data"]["drop_columns"]) == {"customer_id", "source_system", "notes"}
+    assert params["data"]["id"] == "customer_id"  # late labels join by it (mlgate watch)
 
 
 def test_never_overwrites_without_force(repo, caplog):

@@ -121,6 +121,10 @@ def data_lines(prof: Profile) -> list[str]:
             lines.append(_comment(f"    {scalar(name)}: {scalar(col.date_format)}", col.reason))
     else:
         lines.append("  datetime: {}              # no date columns found")
+    ids = prof.with_role("identifier")
+    lines.append(_comment(f"  id: {scalar(ids[0]) if ids else 'null'}",
+                          "row id: `mlgate watch` joins late labels by it" if ids else
+                          "no identifier found; name one to join late labels (mlgate watch)"))
     return [*lines, ""]
 
 
