@@ -264,6 +264,18 @@ def test_text_with_missing_values_after_a_parquet_round_trip_predicts(tmp_path):
         assert set(model.predict(df.drop(columns=["y"]).iloc[300:])) <= {"no", "yes"}
 
 
+def test_a_text_column_left_out_of_data_categorical_is_encoded_not_taken_for_a_number():
+    """`mlgate data add` leaves a text column with a rare level out of data.categorical."""
+    rng = np.random.default_rng(9)
+    df = pd.DataFrame({"x": rng.normal(size=300), "region": rng.choice(["n", "s"], 300),
+                       "plan": rng.choice(["basic", "pro", "rare"], 300, p=[0.6, 0.37, 0.03])})
+    df["y"] = np.where(df.x + (df.plan == "pro") > 0.3, "yes", "no")
+    cfg = train_config({"target": "y", "categorical": ["region"]},
+                       {"estimators": ["lr"], "fold": 3})
+    model = train_model(df.iloc[:240], cfg).model
+    assert set(model.predict(df.drop(columns=["y"]).iloc[240:])) <= {"no", "yes"}
+
+
 @pytest.mark.parametrize(("section", "match"), [
     ({"estimators": ["lr"], "fold": 1}, r"`train.fold` must be an integer >= 2, got 1"),
     ({"estimators": ["lr"], "fold": 2.5}, "train.fold"),

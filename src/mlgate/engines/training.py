@@ -259,13 +259,13 @@ def make_experiment(train: pd.DataFrame, cfg: TrainConfig):
 
 
 def categorical_features(train: pd.DataFrame, cfg: TrainConfig) -> list[str] | None:
-    """The declared categories; with features, those left plus every text column they made.
+    """The declared categories plus every other text column (kept, or made by a rule).
 
-    PyCaret treats only the listed columns as categorical once a list is given, so a level
-    column a rule made (a lookup, a grouped level, an interaction) must be listed too.
+    PyCaret treats only the listed columns as categorical once a list is given, so a text
+    column left out of `data.categorical` (`mlgate data add` leaves out one whose rarest level
+    is on few rows) or a level column a rule made (a lookup, a grouped level, an interaction)
+    must be listed too: else PyCaret takes it for a number and setup() fails on its text.
     """
-    if cfg.features is None:
-        return list(cfg.categorical) or None
     declared = [c for c in cfg.categorical if c in train.columns and c != cfg.target]
     made = [c for c in text_columns(train.drop(columns=[cfg.target])) if c not in declared]
     return declared + made or None
