@@ -268,6 +268,17 @@ def test_investigate_stops_the_model_until_resume(setup) -> None:
     assert [b["name"] for b in run(s, resume=True)] == ["b2"]
 
 
+def test_a_bad_date_is_quarantined_at_admission_naming_the_column(setup) -> None:
+    s = setup
+    s["params"]["data"]["datetime"] = {"day": "%Y-%m-%d"}
+    s["params"]["split"]["drop_columns"] = ["day"]  # a date the model does not take
+    drop(s["inbox"], "b1.csv", frame(150, 1).assign(day="2024-05-01"), 1)
+    drop(s["inbox"], "b2.csv", frame(150, 2).assign(day="yesterday"), 2)
+    assert [b["name"] for b in run(s)] == ["b1"]
+    assert "`data.datetime.day`: 150 value(s) do not match format '%Y-%m-%d'" in (
+        s["inbox"] / "quarantine/b2.csv.error.txt").read_text()
+
+
 def test_a_missing_inbox_is_an_error_naming_it(setup) -> None:
     with pytest.raises(DataError, match="nowhere: the inbox folder does not exist"):
         watch_mod.watch(setup["params"], setup["root"] / "nowhere", once=True,

@@ -29,6 +29,7 @@ from mlgate.base.io import read_json, read_table, write_json
 from mlgate.base.params import require
 from mlgate.core.drift import ACTIONS, DriftActionError, DriftConfig, fails, run_drift, save_html
 from mlgate.core.drift import verdict_line as line_of
+from mlgate.core.ingest import parse_datetimes
 from mlgate.core.scoring import Profile, ScoreConfig, batch_metric, profile_from_signature
 from mlgate.pipeline.score import score_frames
 
@@ -63,16 +64,18 @@ def batch_name(params: dict) -> str:
 
 def monitor(params: dict, cfg: DriftConfig, summary: dict, snapshot: Any,
             current: pd.DataFrame, scored_by: dict, name: str, target: str | None,
-            task: str) -> str:
+            task: str, dated: pd.DataFrame | None = None) -> str:
     """Add the check's snapshot to the repository's monitoring workspace; its id.
 
     `scored_by` has the model_version (or model_run_id) of the model that scored the batch;
-    `target` and `task` give the batch's metric when it is labelled.
+    `target` and `task` give the batch's metric when it is labelled; `dated`, the batch with
+    its `data.datetime` columns parsed when they are no model input, gives its time.
     """
     important = [c for c, rule in cfg.per_column.items() if rule.important]
     batch = Batch(name=name, model_version=str(scored_by.get("model_version")
                                                or scored_by.get("model_run_id")),
-                  time=batch_time(current, list(require(params, "data").get("datetime") or {})),
+                  time=batch_time(current if dated is None else dated,
+                                  list(require(params, "data").get("datetime") or {})),
                   rows=len(current), experiment=current_experiment())
     return add_snapshot(MonitorConfig.from_params(require(params, "monitor")),
                         require(params, "gate.model_name"), snapshot, batch, summary, important,
@@ -104,18 +107,31 @@ def check_delivery(params: dict, contract: Contract, batch: pd.DataFrame, name: 
     """Score a delivered batch with the champion, check its drift against the champion's
     reference and add the monitoring snapshot: (summary, Evidently snapshot, scored batch).
 
-    The one path of `mlgate drift --current FILE` and `mlgate watch`; ScoringError naming
-    `source` when the batch breaks the contract.
+    The one path of `mlgate drift --current FILE` and `mlgate watch`. The batch has
+    data.source's shape: its dates are parsed as `data.datetime` says (DataError naming the
+    column otherwise) and the columns the pipeline removes before the model are removed;
+    ScoringError naming `source` when the rest breaks the contract.
     """
+    dated = parse_datetimes(batch, {c: f for c, f in (require(params, "data").get("datetime")
+                                                      or {}).items() if c in batch})
+    inputs = dated.drop(columns=[c for c in not_inputs(params) if c in dated])
     scored = score_frames(ScoreConfig.from_params(require(params, "score")), contract.scorer,
-                          contract.profile, {"batch": (batch, source)})["batch"][0]
+                          contract.profile, {"batch": (inputs, source)})["batch"][0]
     cfg = config(params, contract.profile.categories)
     profile = contract.profile
     summary, snapshot = run_drift(contract.reference, scored, cfg, profile.target, profile.task)
     summary = {**contract.scorer.describe(), "current": source, **summary}
     summary["monitor_snapshot"] = monitor(params, cfg, summary, snapshot, scored, summary, name,
-                                          profile.target, profile.task)
+                                          profile.target, profile.task, dated)
     return summary, snapshot, scored
+
+
+def not_inputs(params: dict) -> list[str]:
+    """Columns of a delivery the pipeline removes before the model: the row id (`data.id`),
+    `data.drop_columns` and `split.drop_columns` (a delivery looks like data.source)."""
+    data = require(params, "data")
+    return [*([data["id"]] if data.get("id") else []), *(data.get("drop_columns") or []),
+            *(require(params, "split").get("drop_columns") or [])]
 
 
 def log_results(summary: dict) -> None:

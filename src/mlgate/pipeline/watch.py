@@ -37,9 +37,10 @@ from mlgate.base.errors import DataError, MlgateError, is_user_error
 from mlgate.base.files import write_text_atomic
 from mlgate.base.io import read_json, read_table, write_parquet
 from mlgate.base.params import repo_root, require
+from mlgate.core.ingest import parse_datetimes
 from mlgate.core.scoring import ScoreConfig, batch_metric, check_batch
 from mlgate.core.watch import Ledger, WatchConfig, batch_name, candidates, groups
-from mlgate.pipeline.drift import Contract, champion_contract, check_delivery
+from mlgate.pipeline.drift import Contract, champion_contract, check_delivery, not_inputs
 
 log = logging.getLogger("mlgate.watch")
 
@@ -72,14 +73,6 @@ class Watcher:
         """The data profile's row id (`data.id`), used to join late labels."""
         return require(self.params, "data").get("id")
 
-    @property
-    def not_inputs(self) -> list[str]:
-        """Columns of a delivery the pipeline removes before the model: the row id,
-        `data.drop_columns` and `split.drop_columns` (a batch looks like data.source)."""
-        data = require(self.params, "data")
-        return [*([self.id_column] if self.id_column else []),
-                *(data.get("drop_columns") or []),
-                *(require(self.params, "split").get("drop_columns") or [])]
 
     def contract(self) -> Contract:
         """The champion's batch contract (loaded once, again after a retrain)."""
@@ -145,8 +138,11 @@ def quarantine(w: Watcher, path: Path, message: str) -> None:
 
 
 def model_inputs(w: Watcher, df: pd.DataFrame) -> pd.DataFrame:
-    """The batch without the columns the pipeline removes before the model."""
-    return df.drop(columns=[c for c in w.not_inputs if c in df.columns])
+    """The batch as the model takes it: dates parsed as `data.datetime` says (a bad one is a
+    DataError naming the column), the columns the pipeline removes before the model removed."""
+    formats = require(w.params, "data").get("datetime") or {}
+    df = parse_datetimes(df, {c: f for c, f in formats.items() if c in df})
+    return df.drop(columns=[c for c in not_inputs(w.params) if c in df.columns])
 
 
 def admit(w: Watcher, path: Path) -> None:
@@ -201,8 +197,7 @@ def process(w: Watcher, files: list[str]) -> dict[str, Any]:
     name = batch_name(files)
     raw = read_files(w, files)
     contract = w.contract()
-    summary, _, scored = check_delivery(w.params, contract, model_inputs(w, raw), name,
-                                        ", ".join(files))
+    summary, _, scored = check_delivery(w.params, contract, raw, name, ", ".join(files))
     if w.id_column and w.id_column in raw:
         scored[w.id_column] = raw[w.id_column].to_numpy()
     write_parquet(scored_path(w, name), scored)
