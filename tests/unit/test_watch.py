@@ -275,7 +275,7 @@ def test_a_bad_date_is_quarantined_at_admission_naming_the_column(setup) -> None
     drop(s["inbox"], "b1.csv", frame(150, 1).assign(day="2024-05-01"), 1)
     drop(s["inbox"], "b2.csv", frame(150, 2).assign(day="yesterday"), 2)
     assert [b["name"] for b in run(s)] == ["b1"]
-    assert "`data.datetime.day`: 150 value(s) do not match format '%Y-%m-%d'" in (
+    assert "b2.csv: `data.datetime.day`: 150 value(s) do not match format '%Y-%m-%d'" in (
         s["inbox"] / "quarantine/b2.csv.error.txt").read_text()
 
 

@@ -120,6 +120,7 @@ def sha256(path: Path) -> str:
 
 def quarantine(w: Watcher, path: Path, message: str) -> None:
     """Move a file out of the inbox into quarantine/, its error in `<name>.error.txt`."""
+    message = message if path.name in message else f"{path.name}: {message}"
     folder = path.parent / QUARANTINE
     folder.mkdir(exist_ok=True)
     dest = folder / path.name
