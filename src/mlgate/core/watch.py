@@ -91,10 +91,6 @@ class Ledger:
         """Held files in arrival order (the order they were admitted)."""
         return [n for n, f in self.files.items() if f["status"] == "held"]
 
-    def batch(self, name: str) -> dict[str, Any] | None:
-        """The recorded batch of that name, or None."""
-        return next((b for b in self.batches if b["name"] == name), None)
-
 
 def candidates(inbox: Path, now: float, settle_s: float) -> list[Path]:
     """Table files in the inbox (not in sub-folders), oldest first, skipping hidden, partial
