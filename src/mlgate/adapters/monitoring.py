@@ -143,15 +143,20 @@ def add_snapshot(cfg: MonitorConfig, model_name: str, snapshot: Any, batch: Batc
     with repo_lock(paths.MONITOR_LOCK, "monitoring", root=root, timeout=LOCK_TIMEOUT_S):
         ws = open_workspace(cfg, root)
         project = model_project(ws, model_name, important)
-        for old in ws.list_runs(project.id):
-            run = ws.get_run(project.id, old)
-            if run is not None and sorted(run.tags) == sorted(batch.tags):
-                ws.delete_run(project.id, old)
-        ref = ws.add_run(project.id, snapshot)
+        ref_id = replace_run(ws, project, snapshot, batch.tags)
     log.info("monitoring: snapshot of batch %r (model version %s%s) in %s", batch.name,
              batch.model_version, f", experiment {batch.experiment}" if batch.experiment else "",
              cfg.path(root))
-    return str(ref.id)
+    return ref_id
+
+
+def replace_run(ws: Any, project: Any, snapshot: Any, tags: list[str]) -> str:
+    """Add the snapshot, deleting any with the same tags first (its identity); its id."""
+    for old in ws.list_runs(project.id):
+        run = ws.get_run(project.id, old)
+        if run is not None and sorted(run.tags) == sorted(tags):
+            ws.delete_run(project.id, old)
+    return str(ws.add_run(project.id, snapshot).id)
 
 
 LABELS_TAG = "labels"  # the labelled-metric snapshot of a batch, beside its drift snapshot
@@ -207,11 +212,7 @@ def add_quality_snapshot(cfg: MonitorConfig, model_name: str, record: dict[str, 
         tags = [*drift.tags, LABELS_TAG]
         snapshot._timestamp, snapshot._tags = drift.timestamp, tags
         snapshot._metadata = {**drift.metadata, "labelled_rows": str(len(rows))}
-        for old in ws.list_runs(project.id):
-            run = ws.get_run(project.id, old)
-            if run is not None and sorted(run.tags) == sorted(tags):
-                ws.delete_run(project.id, old)
-        return str(ws.add_run(project.id, snapshot).id)
+        return replace_run(ws, project, snapshot, tags)
 
 
 def history(cfg: MonitorConfig, model_name: str, experiments: bool = False,

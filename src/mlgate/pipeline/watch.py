@@ -60,6 +60,7 @@ class Watcher:
     inbox: Path
     root: Path
     cfg: WatchConfig
+    monitor: MonitorConfig
     ledger: Ledger
     _contract: Contract | None = field(default=None, repr=False)
 
@@ -94,14 +95,14 @@ def ledger_path(inbox: Path) -> Path:
 def open_watcher(params: dict, inbox: Path | None = None, root: Path | None = None) -> Watcher:
     """The watcher of `inbox` (default `monitor.watch.inbox` under the repository root)."""
     root = root or repo_root()
-    MonitorConfig.from_params(require(params, "monitor"))  # bad keys fail before any work
+    monitor = MonitorConfig.from_params(require(params, "monitor"))  # bad keys fail first
     cfg = WatchConfig.from_params(require(params, "monitor.watch"))
     inbox = inbox if inbox is not None else root / cfg.inbox
     if not inbox.is_dir():
         raise DataError(f"{inbox}: the inbox folder does not exist (monitor.watch.inbox)")
     path = ledger_path(inbox)
     ledger = Ledger.from_dict(read_json(path), str(path)) if path.exists() else Ledger()
-    return Watcher(params, inbox, root, cfg, ledger)
+    return Watcher(params, inbox, root, cfg, monitor, ledger)
 
 
 def now() -> str:
@@ -216,9 +217,8 @@ def process(w: Watcher, files: list[str]) -> dict[str, Any]:
                       f"({summary['n_drifted']}/{summary['n_columns']}), action `investigate` "
                       "(drift.actions.investigate): too large a shift for an automatic retrain"}
     if record["metric"]:  # delivered with labels: the quality panel's point for the batch
-        add_quality_snapshot(MonitorConfig.from_params(require(w.params, "monitor")), w.model,
-                             record, scored, contract.profile.target, contract.profile.task,
-                             w.root)
+        add_quality_snapshot(w.monitor, w.model, record, scored, contract.profile.target,
+                             contract.profile.task, w.root)
     w.ledger.batches = [b for b in w.ledger.batches if b["name"] != name] + [record]
     for f in files:
         w.ledger.files[f].update(status="done", batch=name)
@@ -354,9 +354,8 @@ def join_labels(w: Watcher, path: Path) -> None:
         record["metric"] = batch_metric(merged, target, task)
         record["labels"] = sorted({*record.get("labels", []), path.name})
         record["labelled"] = bool(merged[target].notna().all())
-        monitor = MonitorConfig.from_params(require(w.params, "monitor"))
-        set_metric(monitor, w.model, record["snapshot"], record["metric"], w.root)
-        add_quality_snapshot(monitor, w.model, record, merged, target, task, w.root)
+        set_metric(w.monitor, w.model, record["snapshot"], record["metric"], w.root)
+        add_quality_snapshot(w.monitor, w.model, record, merged, target, task, w.root)
         log.info("labels %s: %d rows of batch %s -> %s", path.name, int(hit.sum()),
                  record["name"], record["metric"])
     w.ledger.files[key] = {"status": "done", "sha256": digest, "rows": len(labels),
