@@ -65,18 +65,22 @@ def main() -> None:
         validate.check(params, raw)
     with timed("split", tag=False):
         parts = split.split(params, raw)
+        for name, path in (("train", paths.TRAIN), ("test", paths.TEST),
+                           ("current", paths.CURRENT)):
+            write_parquet(path, parts[name])  # the files MLflow's datasets point at (md5)
     with ExitStack() as stack:  # the one MLflow run, open from train to drift
         with timed("train", tag=False):
             run = stack.enter_context(open_run(require(params, "tracking"), "train"))
             model, run_info = train.train(params, parts["train"], run)
         with timed("evaluate"):
-            metrics, figures = evaluate.measure(params, model, parts["test"])
-            evaluate.log_results(metrics, figures)
+            _, own = evaluate.measure(params, model, parts["test"], parts["train"])
+            metrics = evaluate.record(params, model, parts["test"], run_info, own)
         with timed("register"):
             cfg = GateConfig.from_params(require(params, "gate"))
             cand = register.measure(params, cfg, model, metrics, parts["train"], parts["test"],
                                     run_info)
-            register.finish(cfg, register.decide(params, cfg, cand, parts["test"]))
+            labels = register.labels_of(params, model, parts["test"])
+            register.finish(cfg, register.decide(params, cfg, cand, parts, labels))
         with timed("score"):
             cfg = ScoreConfig.from_params(require(params, "score"))
             scored = score.score(params, cfg, parts["train"], parts["current"], run_info)

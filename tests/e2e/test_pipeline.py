@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from mlgate.adapters.tracking import file_md5
 from tests.e2e.conftest import BIN, SAMPLE_ROWS, Repo, load
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +38,8 @@ def registry(repo: Repo) -> tuple[list[str], str]:
 def check_first_run(repo: Repo, out: str) -> None:
     assert ran(out) == STAGES, out
     for rel in ("data/raw/dataset.parquet", "data/processed/train.parquet", "models/model.pkl",
-                "reports/drift.html", "reports/plots/roc.json", "reports/plots/confusion.csv"):
+                "reports/drift.html", "reports/plots/roc.json", "reports/plots/confusion.csv",
+                "reports/figures/shap_summary.png", "reports/figures/roc.png"):
         assert (repo.path / rel).stat().st_size > 0, rel
     parts = [load(repo, f"data/processed/{p}.parquet") for p in ("train", "test", "current")]
     assert sum(map(len, parts)) == SAMPLE_ROWS and all("year" not in p for p in parts)
@@ -70,16 +72,29 @@ def check_mlflow_run(repo: Repo) -> None:
     assert {f"mlgate.stage.{s}" for s in ("train", "evaluate", "register", "drift")} <= set(
         run.data.tags)
     assert {"mlgate.md5.train_data", "mlgate.md5.params_yaml", "git.commit"} <= set(run.data.tags)
-    children = client.search_runs([run.info.experiment_id],
-                                  f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")
+    nested = client.search_runs([run.info.experiment_id],
+                                f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")
+    children = [c for c in nested if "mlgate.candidate" in c.data.tags]
+    # MLflow's evaluation of the baseline predictor (no champion yet) has a run of its own
+    assert [c.info.run_name for c in nested if c.data.tags.get("mlgate.role") == "comparison"
+            ] == ["baseline predictor on this test set"]
     assert sorted(c.data.tags["mlgate.candidate"] for c in children) == ["dt", "lr"]
     assert [c.data.tags.get("mlgate.selected") for c in children].count("true") == 1
     assert all("cv_auc" in c.data.metrics for c in children)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"params.yaml", "figures", "leaderboard.csv"} <= artifacts
+    # MLflow's evaluator logs its figures; mlgate's SHAP figures and explanation beside them
+    assert {"roc_curve_plot.png", "confusion_matrix.png", "explain.json"} <= artifacts
     figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
-    assert {"figures/roc.png", "figures/confusion_matrix.png",
-            "figures/feature_importance.png"} <= figures
+    assert {"figures/shap_summary.png", "figures/feature_importance.png"} <= figures
+    contexts = {i.dataset.name: {t.key: t.value for t in i.tags}
+                for i in run.inputs.dataset_inputs}
+    assert {k: v["mlflow.data.context"] for k, v in contexts.items()} == {
+        "train": "training", "test": "evaluation", "current": "scoring"}
+    assert contexts["test"]["dvc.md5"] == file_md5(repo.path / "data/processed/test.parquet")
+    card = client.get_model_version(MODEL, "1").description
+    assert card.startswith("**Decision: champion.**") and "### Top features" in card
+    assert "| roc_auc_min |" in card and "| mlflow |" in card
     mlflow.set_tracking_uri(repo.tracking_uri())
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
     test = load(repo, "data/processed/test.parquet")
@@ -179,7 +194,8 @@ def test_regression_task_end_to_end(repo: Repo):
     assert set(metrics) == {"rmse", "mae", "r2", "mape"} and metrics["rmse"] > 0
     assert report(repo, "train.json")["task"] == "regression"
     assert {p.name for p in (repo.path / "reports/figures").iterdir()} == {
-        "residuals.png", "actual_vs_predicted.png", "feature_importance.png"}
+        "residuals.png", "actual_vs_predicted.png", "feature_importance.png", "shap_summary.png"}
+    assert report(repo, "explain.json")["classes"] is None
     train = load(repo, "data/processed/train.parquet")
     assert "binexp" not in train and train.lnmeddol.notna().all()
     run = pipeline_runs(repo)[0]

@@ -321,12 +321,66 @@ def test_bad_new_gate_keys_are_named(section, match):
         gate_config({"model_name": "m", **section})
 
 
-def test_baseline_predictor_scores_what_guessing_scores(fitted):
-    from mlgate.core.evidence import baseline_metrics
+def test_baseline_predictor_is_the_training_priors_or_mean(fitted):
+    from mlgate.core.evidence import baseline_predictor, describe
 
     _, df = fitted
-    metrics, what = baseline_metrics(df.iloc[:300], df.iloc[300:], "y", "classification")
-    assert what == "DummyClassifier(strategy='prior')"
-    assert metrics["roc_auc"] == 0.5 and metrics["balanced_accuracy"] == 0.5
-    reg, what = baseline_metrics(df.iloc[:300], df.iloc[300:], "x", "regression")
-    assert what == "DummyRegressor(strategy='mean')" and reg["r2"] <= 0.0
+    dummy = baseline_predictor(df.iloc[:300], "y", "classification")
+    assert describe(dummy) == "DummyClassifier(strategy='prior')"
+    proba = dummy.predict_proba(df.iloc[300:].drop(columns=["y"]))
+    np.testing.assert_allclose(proba[0, 1], df.y.iloc[:300].mean())
+    reg = baseline_predictor(df.iloc[:300], "x", "regression")
+    assert describe(reg) == "DummyRegressor(strategy='mean')"
+    assert reg.predict(df.iloc[300:301].drop(columns=["x"]))[0] == pytest.approx(
+        df.x.iloc[:300].mean())
+
+
+def _mlflow_refuses_everything(monkeypatch):
+    """Make MLflow's validation fail every threshold it is given (mlgate's checks unaffected)."""
+    import mlflow
+    from mlflow.models.evaluation.validation import ModelValidationFailedException
+
+    calls = []
+
+    def refuse(thresholds, candidate, baseline=None):
+        calls.append((sorted(thresholds), baseline is not None))
+        raise ModelValidationFailedException("refused by the test")
+
+    monkeypatch.setattr(mlflow, "validate_evaluation_results", refuse)
+    return calls
+
+
+def test_checks_mlflow_can_express_are_decided_by_mlflow(monkeypatch):
+    cfg = gate(thresholds={"roc_auc": {"min": 0.7}, "log_loss": {"max": 0.5},
+                           "recall": {"min": 0.1, "max": 0.99}, "mae": {"min": 0.0}},
+               baseline={"balanced_accuracy": {"min_delta": 0.05}},
+               improvement={"metric": "roc_auc", "min_delta": 0.0, "min_relative": 0.01})
+    metrics = {**GOOD, "balanced_accuracy": 0.7, "mae": 0.3}
+    evidence = Evidence(baseline={**GOOD, "balanced_accuracy": 0.5})
+    honest = decide(metrics, champ(roc_auc=0.78), cfg, evidence)
+    by = {c.name: c.decided_by for c in honest.checks + honest.improvement}
+    assert by == {"signature": "mlgate", "input_example": "mlgate",
+                  "roc_auc_min": "mlflow", "log_loss_max": "mlflow",
+                  "recall_min": "mlgate", "recall_max": "mlgate",  # a min and a max
+                  "mae_min": "mlgate",  # against the metric's direction
+                  "baseline.balanced_accuracy": "mlflow",
+                  "improvement": "mlgate",  # a zero margin: MLflow requires > 0
+                  "improvement_relative": "mlflow"}
+    assert honest.passed and honest.role == CHAMPION
+    calls = _mlflow_refuses_everything(monkeypatch)
+    refused = decide(metrics, champ(roc_auc=0.78), cfg, evidence)
+    status = {c.name: c.status for c in refused.checks + refused.improvement}
+    assert [n for n, s in status.items() if s == "fail"] == [
+        "roc_auc_min", "log_loss_max", "baseline.balanced_accuracy", "improvement_relative"]
+    # one call per check, each with only its own metric; margins against the other result
+    assert calls == [(["roc_auc"], False), (["log_loss"], False),
+                     (["balanced_accuracy"], True), (["roc_auc"], True)]
+
+
+def test_mlflow_is_given_python_floats_not_numpy_scalars():
+    cfg = gate(thresholds={"roc_auc": {"min": 0.7}},
+               improvement={"metric": "roc_auc", "min_delta": 0.01})
+    metrics = {k: np.float64(v) for k, v in GOOD.items()}
+    d = decide(metrics, ChampionScore("3", {k: np.float32(v) for k, v in GOOD.items()}), cfg)
+    assert d.passed and d.role == CHALLENGER  # equal AUC: no 0.01 margin
+    assert [c.decided_by for c in d.improvement] == ["mlflow"]

@@ -12,13 +12,14 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import get_model_info
 
+from mlgate.adapters.evaluation import evaluate_elsewhere
 from mlgate.base.errors import DataError, MlgateError
-from mlgate.core.evidence import score
 from mlgate.core.gate import ChampionScore
 
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
+DESCRIPTION_LIMIT = 5000  # characters the registry stores in a version's description
 
 
 def client() -> Any:
@@ -90,19 +91,27 @@ def load_version(model_name: str, version: str) -> Any:
 
 
 def champion_score(model_name: str, alias: str, test: Any, target: str,
-                   task: str = "classification") -> ChampionScore | None:
-    """The model holding `alias` scored on `test`; None when there is no such model."""
+                   task: str = "classification", labels: list[Any] | None = None
+                   ) -> ChampionScore | None:
+    """The model holding `alias` evaluated by MLflow on `test` (a DataFrame or an MLflow
+    dataset) in its own run, nested under the active one; None when there is no such model."""
     current = current_version(model_name, alias)
     if current is None:
         return None
     version = str(current.version)
-    log.info("scoring %s (%s v%s) on the same test data", alias, model_name, version)
+    log.info("evaluating %s (%s v%s) on the same test data", alias, model_name, version)
     try:
-        return ChampionScore(version, score(load_version(model_name, version), test, target,
-                                            task))
+        return ChampionScore(version, evaluate_elsewhere(
+            f"models:/{model_name}/{version}", test, target, task, labels,
+            f"{alias} v{version} on this test set"))
     except Exception as exc:  # a champion that cannot be loaded or scored here is not compared
-        log.warning("%s v%s could not be scored: %s", model_name, version, exc)
+        log.warning("%s v%s could not be evaluated: %s", model_name, version, exc)
         return ChampionScore(version, None, f"{type(exc).__name__}: {exc}"[:500])
+
+
+def set_description(model_name: str, version: str, text: str) -> None:
+    """Write the version's description (the model card the gate writes)."""
+    client().update_model_version(model_name, version, description=text[:DESCRIPTION_LIMIT])
 
 
 def register_version(model_uri: str, model_name: str, tags: dict[str, str]) -> str:

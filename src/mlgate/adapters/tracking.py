@@ -18,9 +18,10 @@ from typing import Any
 
 import cloudpickle
 import mlflow
+import mlflow.data
 import mlflow.sklearn
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import LoggedModelInput, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
@@ -284,6 +285,38 @@ def file_md5(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# The contexts MLflow's UI shows in a run's Dataset column, one per pipeline use of a table.
+TRAINING, EVALUATION, SCORING = "training", "evaluation", "scoring"
+
+
+def model_id(model_uri: str) -> str | None:
+    """The logged model's id in a `models:/m-...` URI (None for a registry URI)."""
+    tail = model_uri.removeprefix("models:/")
+    return tail if tail.startswith("m-") and "/" not in tail else None
+
+
+def dataset(df: Any, path: Path, target: str | None) -> Any:
+    """The table in `path` as an MLflow dataset: its source is the file's path in the
+    repository and its digest the file's MD5 (DVC's hash), so the UI's Dataset column points
+    at what `dvc` tracks."""
+    return mlflow.data.from_pandas(df, source=str(path), name=Path(path).stem,
+                                   digest=file_md5(path),
+                                   targets=target if target in df.columns else None)
+
+
+def log_dataset(df: Any, path: Path, context: str, target: str | None,
+                model_uri: str | None = None) -> Any:
+    """Log the table in `path` as an MLflow dataset of the active run, in `context` (linked
+    to the logged model when `model_uri` names one, so the model's page lists it too);
+    return the dataset (mlflow.models.evaluate takes it as its data)."""
+    found = dataset(df, path, target)
+    logged = model_id(model_uri) if model_uri else None
+    mlflow.log_input(found, context=context,
+                     tags={"dvc.path": str(path), "dvc.md5": found.digest, "rows": str(len(df))},
+                     model=LoggedModelInput(logged) if logged else None)
+    return found
 
 
 def content_tags(files: dict[str, Path]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""`mlgate predict`, `mlgate drift --current FILE` and `mlgate retrain`.
+"""`mlgate predict`, `mlgate explain`, `mlgate drift --current FILE` and `mlgate retrain`.
 
 predict and drift need no training data: the champion's signature and the reference stored
 with its MLflow run (artifacts `reference/`) say what the model was trained on.
@@ -80,6 +80,42 @@ def score_file(params: dict[str, Any], scorer: Any, profile: Any, path: Path) ->
     return score_frames(cfg, scorer, profile, {"batch": (read_table(path), str(path))})["batch"][0]
 
 
+def cmd_explain(args: argparse.Namespace) -> None:
+    """Score a batch with the champion and give each row its top-k reasons (SHAP)."""
+    from mlgate.adapters.champion import fetch_reference  # lazy: heavy
+    from mlgate.core.explain import ExplainConfig, with_reasons  # lazy: shap
+
+    params = _params()
+    if args.top_k < 1:
+        raise MlgateError(f"--top-k must be at least 1, got {args.top_k}")
+    cfg = ExplainConfig.from_params(require(params, "explain"))
+    scorer = _champion(params)
+    reference = fetch_reference(scorer.run_id)[0]  # background rows: the training reference
+    profile = champion_profile(params, scorer)
+    scored = score_file(params, scorer, profile, Path(args.input))
+    explained = with_reasons(scored, list(profile.features), scorer.model, reference, cfg,
+                             profile.task, args.top_k)
+    if args.output:
+        write_table(Path(args.output), explained)
+        sys.stdout.write(f"explained {len(explained)} rows of {args.input} with {scorer.uri} "
+                         f"-> {args.output}\n")
+        return
+    sys.stdout.write(reasons_text(explained, args.top_k, args.rows) + "\n")
+
+
+def reasons_text(explained: pd.DataFrame, top_k: int, rows: int) -> str:
+    """The first `rows` rows' prediction and reasons, one line each."""
+    lines = []
+    for i, row in explained.head(rows).iterrows():
+        why = ", ".join(f"{row[f'reason_{k}']}={row[f'reason_{k}_value']} "
+                        f"({row[f'reason_{k}_contribution']:+.4f})"
+                        for k in range(1, top_k + 1) if f"reason_{k}" in row)
+        lines.append(f"row {i}: prediction {row['prediction']}: {why}")
+    if len(explained) > rows:
+        lines.append(f"... {len(explained) - rows} more rows (--output FILE writes them all)")
+    return "\n".join(lines)
+
+
 def cmd_drift(args: argparse.Namespace) -> None:
     """Check a batch for drift against the champion's stored reference; exit 1 per fail_on."""
     from mlgate.core.drift import fails, save_html, verdict_line  # lazy: Evidently
@@ -124,6 +160,14 @@ def register_scoring(sub: Any) -> None:
     p.add_argument("--input", required=True, type=Path, help="batch to score (.csv/.parquet)")
     p.add_argument("--output", required=True, type=Path, help="where to write the predictions")
     p.set_defaults(func=cmd_predict)
+    e = sub.add_parser("explain", help="score a batch with the champion and give each row its "
+                                       "top-k reasons (SHAP)")
+    e.add_argument("--input", required=True, type=Path, help="batch to explain (.csv/.parquet)")
+    e.add_argument("--top-k", type=int, default=3, help="reasons per row (default: 3)")
+    e.add_argument("--output", type=Path, help="write predictions + reasons here (.csv/.parquet);"
+                                               " default: print the first --rows rows")
+    e.add_argument("--rows", type=int, default=10, help="rows to print without --output")
+    e.set_defaults(func=cmd_explain)
     d = sub.add_parser("drift", help="check a batch for drift against the champion's reference")
     d.add_argument("--current", required=True, type=Path, help="batch to check (.csv/.parquet)")
     d.add_argument("--json", type=Path, help="write the drift summary here")

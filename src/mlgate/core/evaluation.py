@@ -19,7 +19,6 @@ TASK_METRICS = {"classification": ("roc_auc", "accuracy", "balanced_accuracy", "
                 "regression": ("rmse", "mae", "r2", "mape")}
 MAX_CURVE_POINTS = 200
 MAX_SCATTER_POINTS = 1000
-IMPORTANCE_ROWS = 2000
 
 
 def align_columns(model: Any, X: pd.DataFrame, target: str | None = None) -> pd.DataFrame:
@@ -175,21 +174,6 @@ def prediction_rows(y: pd.Series, pred: np.ndarray) -> list[dict[str, float]]:
     return _thin(rows, MAX_SCATTER_POINTS)
 
 
-def feature_importance(model: Any, X: pd.DataFrame, y: pd.Series, task: str,
-                       n_classes: int = 2) -> list[dict[str, Any]]:
-    """Permutation importance of each raw input column on (a sample of) the test set."""
-    from sklearn.inspection import permutation_importance  # lazy: ~0.3 s, only evaluate needs it
-
-    X, y = X.iloc[:IMPORTANCE_ROWS], y.iloc[:IMPORTANCE_ROWS]
-    scoring = {"regression": "r2"}.get(task, "roc_auc" if n_classes == 2 else "roc_auc_ovr")
-    res = permutation_importance(model, X, y, scoring=scoring, n_repeats=3, random_state=0,
-                                 n_jobs=1)
-    rows = [{"feature": str(c), "importance": round(float(m), 6), "std": round(float(s), 6)}
-            for c, m, s in zip(X.columns, res.importances_mean, res.importances_std,
-                               strict=True)]
-    return sorted(rows, key=lambda r: -r["importance"])
-
-
 def class_labels(model: Any, y: pd.Series) -> list[Any]:
     """The model's labels (predict_proba's column order), else the sorted labels of y."""
     return model_labels(model) or sorted(y.unique().tolist())
@@ -207,15 +191,18 @@ def evaluate_classification(model: Any, X: pd.DataFrame, y: pd.Series) -> dict[s
     return result
 
 
-def evaluate(model: Any, test: pd.DataFrame, target: str, task: str = "classification",
-             importance: bool = False) -> dict[str, Any]:
-    """Score `model` on `test`: metrics plus the task's plot data (and importance if asked)."""
+def evaluate(model: Any, test: pd.DataFrame, target: str, task: str = "classification"
+             ) -> dict[str, Any]:
+    """Score `model` on `test`: metrics plus the task's plot data (DVC plots).
+
+    The test metrics of record come from MLflow's evaluator (mlgate.adapters.evaluation);
+    these, computed by the same formulas, serve the plot data and the tests that check the
+    two agree.
+    """
     X, y = align_columns(model, test.drop(columns=[target]), target), test[target]
     if task == "regression":
         pred = np.asarray(model.predict(X))
         result = {"metrics": regression_metrics(y, pred), "predictions": prediction_rows(y, pred)}
     else:
         result = evaluate_classification(model, X, y)
-    if importance:
-        result["importance"] = feature_importance(model, X, y, task, y.nunique())
     return result

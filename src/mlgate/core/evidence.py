@@ -140,12 +140,9 @@ def baseline_predictor(train: pd.DataFrame, target: str, task: str) -> Any:
     return dummy.fit(X, train[target])
 
 
-def baseline_metrics(train: pd.DataFrame, test: pd.DataFrame, target: str,
-                     task: str) -> tuple[dict[str, float], str]:
-    """The baseline predictor's test metrics (the same evaluation as the candidate's)."""
-    dummy = baseline_predictor(train, target, task)
-    return (evaluate(dummy, test, target, task)["metrics"],
-            f"{type(dummy).__name__}(strategy={dummy.strategy!r})")
+def describe(predictor: Any) -> str:
+    """What a baseline predictor is, e.g. DummyClassifier(strategy='prior')."""
+    return f"{type(predictor).__name__}(strategy={predictor.strategy!r})"
 
 
 def _plain(value: Any) -> Any:

@@ -2,63 +2,56 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 TOP_FEATURES = 20
+MAX_CLASS_FIGURES = 10
 
 
-def _figure():
-    """A new matplotlib figure on the non-interactive Agg backend."""
+def _pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend."""
     import matplotlib  # lazy: matplotlib: only drawing figures needs it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # lazy: matplotlib: only drawing figures needs it
 
-    return plt.subplots(figsize=(6, 4.5), dpi=100)
+    return plt
 
 
-def roc_figure(roc: list[dict[str, float]], auc: float):
-    """ROC curve with the chance diagonal."""
+def _figure():
+    """A new matplotlib figure on the non-interactive Agg backend."""
+    return _pyplot().subplots(figsize=(6, 4.5), dpi=100)
+
+
+def importance_figure(importance: pd.DataFrame, title: str):
+    """Horizontal bars of the top features' mean |SHAP| (stacked by class when multiclass)."""
     fig, ax = _figure()
-    df = pd.DataFrame(roc)
-    ax.plot(df.fpr, df.tpr, label=f"ROC AUC = {auc:.3f}")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
-    ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC curve")
-    ax.legend(loc="lower right")
+    top = importance.head(TOP_FEATURES).iloc[::-1]
+    classes = [c for c in top.columns if c != "importance"]
+    left = pd.Series(0.0, index=top.index)
+    for name in classes or ["importance"]:
+        ax.barh(top.index, top[name], left=left, label=name if classes else None)
+        left = left + top[name]
+    if classes:
+        ax.legend(title="class", fontsize="small")
+    ax.set(xlabel="mean |SHAP value|", title=title)
+    fig.tight_layout()
     return fig
 
 
-def pr_figure(pr: list[dict[str, float]]):
-    """Precision-recall curve."""
-    fig, ax = _figure()
-    df = pd.DataFrame(pr)
-    ax.plot(df.recall, df.precision)
-    ax.set(xlabel="Recall", ylabel="Precision", title="Precision-recall curve", ylim=(0, 1.02))
-    return fig
+def beeswarm_figure(values: Any, inputs: pd.DataFrame, title: str):
+    """shap's summary (beeswarm) plot: one dot per row and feature, coloured by its value."""
+    import shap  # lazy: shap, ~2 s: only explanations need it
 
-
-def confusion_figure(confusion: pd.DataFrame):
-    """Confusion matrix with counts."""
-    fig, ax = _figure()
-    table = pd.crosstab(confusion.actual, confusion.predicted).astype(int)
-    ax.imshow(table.to_numpy(), cmap="Blues")
-    for (i, j), n in pd.DataFrame(table.to_numpy()).stack().items():
-        ax.text(j, i, str(n), ha="center", va="center")
-    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
-    ax.set_yticks(range(table.shape[0]), [str(c) for c in table.index])
-    ax.set(xlabel="Predicted", ylabel="Actual", title="Confusion matrix")
-    return fig
-
-
-def importance_figure(importance: list[dict[str, Any]]):
-    """Horizontal bars of the top permutation importances."""
-    fig, ax = _figure()
-    df = pd.DataFrame(importance[:TOP_FEATURES]).iloc[::-1]
-    ax.barh(df.feature, df.importance, xerr=df["std"], color="tab:blue")
-    ax.set(xlabel="Drop in score when shuffled", title="Permutation feature importance")
+    plt = _pyplot()
+    plt.figure()
+    shap.summary_plot(values, inputs, max_display=TOP_FEATURES, show=False, plot_size=(8, 6))
+    fig = plt.gcf()
+    fig.axes[0].set_title(title)
     fig.tight_layout()
     return fig
 
@@ -85,28 +78,40 @@ def actual_figure(predictions: list[dict[str, float]]):
 
 
 def figures(result: dict[str, Any]) -> dict[str, Any]:
-    """Every figure that applies to an evaluation result, by file stem."""
+    """The figures mlgate draws itself (MLflow's evaluator draws the curves and the confusion
+    matrix): regression residuals, by file stem."""
     out = {}
-    if "roc" in result:
-        out["roc"] = roc_figure(result["roc"], result["metrics"]["roc_auc"])
-        out["precision_recall"] = pr_figure(result["pr"])
-    if "confusion" in result:
-        out["confusion_matrix"] = confusion_figure(result["confusion"])
     if "predictions" in result:
         out["residuals"] = residuals_figure(result["predictions"])
         out["actual_vs_predicted"] = actual_figure(result["predictions"])
-    if "importance" in result:
-        out["feature_importance"] = importance_figure(result["importance"])
     return out
 
 
-def save_figures(result: dict[str, Any], folder: Path) -> list[Path]:
-    """Write every applicable figure as PNG into `folder`; return the paths."""
+def explanation_figures(importance: pd.DataFrame, per_class: dict[str, Any],
+                        inputs: pd.DataFrame, what: str) -> dict[str, Any]:
+    """The SHAP figures by file stem: the mean |SHAP| bars, and a beeswarm (one per class,
+    at most MAX_CLASS_FIGURES, when multiclass); `what` names the explainer in the titles."""
+    out = {"feature_importance": importance_figure(importance, f"Mean |SHAP| ({what})")}
+    items = list(per_class.items())
+    for label, values in items[:MAX_CLASS_FIGURES]:
+        stem = "shap_summary" if len(items) == 1 else f"shap_summary_{_stem(label)}"
+        title = "SHAP values" + ("" if len(items) == 1 else f": class {label}") + f" ({what})"
+        out[stem] = beeswarm_figure(values, inputs, title)
+    return out
+
+
+def _stem(label: Any) -> str:
+    """A class label as part of a file name."""
+    return re.sub(r"[^\w.-]+", "_", str(label))[:40]
+
+
+def save_figures(figs: dict[str, Any], folder: Path) -> list[Path]:
+    """Write figures (by file stem) as PNG into `folder`; return the paths."""
     import matplotlib.pyplot as plt  # lazy: matplotlib: only drawing figures needs it
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for stem, fig in figures(result).items():
+    for stem, fig in figs.items():
         path = folder / f"{stem}.png"
         fig.savefig(path)
         plt.close(fig)

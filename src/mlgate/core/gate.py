@@ -242,6 +242,7 @@ class Check:
     threshold: float | None
     status: str
     reason: str
+    decided_by: str = "mlgate"  # mlflow: mlflow.validate_evaluation_results gave the verdict
 
     @property
     def passed(self) -> bool:
@@ -291,23 +292,62 @@ class ChampionScore:
 
 
 def _bound_check(name: str, kind: str, metric: str, value: float | None,
-                 bound: Threshold) -> list[Check]:
-    """One check per declared side (min/max) of `bound`."""
+                 bound: Threshold, metrics: dict[str, float] | None = None) -> list[Check]:
+    """One check per declared side (min/max) of `bound`.
+
+    With the candidate's `metrics` (absolute thresholds, not slices), a lone bound in the
+    metric's own direction (a min of a greater-is-better metric, a max of a lower-is-better
+    one) is MLflow's `MetricThreshold(threshold=...)`, decided by
+    `mlflow.validate_evaluation_results`; a bound against the direction, or a min and a max on
+    one metric, MLflow cannot express: mlgate decides those.
+    """
     checks = []
+    both = bound.min is not None and bound.max is not None
     for side, limit in (("min", bound.min), ("max", bound.max)):
         if limit is None:
             continue
         ok = value is not None and (value >= limit if side == "min" else value <= limit)
+        by = "mlgate"
+        if (metrics is not None and value is not None and not both
+                and (side == "min") == GREATER_IS_BETTER[metric]):
+            ok, by = mlflow_verdict(metric, {"threshold": limit}, metrics) is None, "mlflow"
         op = ">=" if side == "min" else "<="
         checks.append(Check(f"{name}_{side}", kind, metric, value, limit, PASS if ok else FAIL,
-                            f"{name} = {value} {'satisfies' if ok else 'violates'} {op} {limit}"))
+                            f"{name} = {value} {'satisfies' if ok else 'violates'} {op} {limit}",
+                            by))
     return checks
+
+
+def mlflow_verdict(metric: str, rule: dict[str, float], candidate: dict[str, float],
+                   baseline: dict[str, float] | None = None) -> str | None:
+    """MLflow's verdict on one MetricThreshold: None when it passes, else MLflow's message.
+
+    One check per call, so that every check keeps its own value and verdict. MLflow 3.17's
+    MetricThreshold takes Python numbers only (not numpy scalars): everything is float()-ed.
+    """
+    import mlflow  # lazy: MLflow, ~1 s: only deciding the gate needs it
+    from mlflow.models import EvaluationResult, MetricThreshold
+    from mlflow.models.evaluation.validation import ModelValidationFailedException
+
+    threshold = MetricThreshold(**{k: float(v) for k, v in rule.items()},
+                                greater_is_better=GREATER_IS_BETTER[metric])
+
+    def result(metrics: dict[str, float]) -> EvaluationResult:
+        return EvaluationResult({k: float(v) for k, v in metrics.items() if v is not None}, {})
+
+    try:
+        mlflow.validate_evaluation_results({metric: threshold}, result(candidate),
+                                           result(baseline) if baseline is not None else None)
+    except ModelValidationFailedException as exc:
+        return str(exc.message)
+    return None
 
 
 def absolute_checks(metrics: dict[str, float], thresholds: tuple[Threshold, ...]) -> list[Check]:
     """Compare each test metric with its declared min/max."""
     return [c for t in thresholds
-            for c in _bound_check(t.metric, "threshold", t.metric, metrics.get(t.metric), t)]
+            for c in _bound_check(t.metric, "threshold", t.metric, metrics.get(t.metric), t,
+                                  metrics)]
 
 
 def slice_checks(scores: tuple[SliceScore, ...], floors: tuple[SliceFloor, ...],
@@ -410,19 +450,30 @@ def _margin_checks(new: float, old: float, version: str, rule: Improvement) -> l
 
 def _margins(name: str, kind: str, new: float, old: float, metric: str,
              limits: tuple[float | None, float | None], against: str) -> list[Check]:
-    """`new` beats `old` on `metric` by at least (min_delta, min_relative), in its direction."""
+    """`new` beats `old` on `metric` by at least (min_delta, min_relative), in its direction.
+
+    A positive margin is MLflow's `min_absolute_change` / `min_relative_change` (at most 1)
+    against the other model's evaluation, decided by `mlflow.validate_evaluation_results`. A
+    zero or negative margin ("not worse than"), or a relative one above 1, MLflow cannot
+    express (it requires a change above 0): mlgate decides those. Against a zero value the
+    relative change is undefined: mlgate fails it, MLflow requires any improvement.
+    """
     delta = round((1.0 if GREATER_IS_BETTER[metric] else -1.0) * (new - old), 6)
     relative = round(delta / abs(old), 6) if old else None  # undefined against a zero
     checks = []
-    for check, value, limit in ((name, delta, limits[0]),
-                                (f"{name}_relative", relative, limits[1])):
+    for check, value, limit, key in ((name, delta, limits[0], "min_absolute_change"),
+                                     (f"{name}_relative", relative, limits[1],
+                                      "min_relative_change")):
         if limit is None:
             continue
-        ok = value is not None and value >= limit
+        ok, by = value is not None and value >= limit, "mlgate"
+        if limit > 0 and (key == "min_absolute_change" or limit <= 1):
+            ok = mlflow_verdict(metric, {key: limit}, {metric: new}, {metric: old}) is None
+            by = "mlflow"
         checks.append(Check(check, kind, metric, value, limit, PASS if ok else FAIL,
                             f"{metric} improves on {against} by {value}"
                             f"{' (relative)' if check.endswith('relative') else ''} "
-                            f"({'>=' if ok else '<'} {limit})"))
+                            f"({'>=' if ok else '<'} {limit})", by))
     return checks
 
 

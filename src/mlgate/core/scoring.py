@@ -102,13 +102,19 @@ class ScoreConfig:
     seed: int
     engine: str  # pandas | spark (mlgate.engines.spark_scoring)
     spark: dict[str, Any] = field(hash=False)  # master, app_name, conf
+    explain: dict[str, Any] = field(hash=False)  # top_k: each row's top reasons (0: none)
 
     @classmethod
     def from_params(cls, section: dict[str, Any] | None) -> ScoreConfig:
         """Build from the `score:` section of params.yaml; unknown keys name `score.<key>`."""
         return cls(**check_section(section, "score", {
             "unseen_categories", "extra_columns", "range_margin", "reference_rows", "seed",
-            "engine", "spark"}))
+            "engine", "spark", "explain"}))
+
+    @property
+    def top_k(self) -> int:
+        """`score.explain.top_k`: how many reasons each scored row gets (0: none)."""
+        return int(self.explain["top_k"])
 
     def __post_init__(self) -> None:
         """Reject bad values early, naming the key."""
@@ -128,6 +134,9 @@ class ScoreConfig:
         if self.reference_rows < 1:
             raise ConfigError("`score.reference_rows` must be at least 1")
         SparkConfig.from_params(self.spark)
+        top_k = check_section(self.explain, "score.explain", {"top_k"})["top_k"]
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
+            raise ConfigError(f"`score.explain.top_k` must be an integer >= 0, got {top_k!r}")
 
 
 def _is_number(value: Any) -> bool:

@@ -7,10 +7,11 @@ import mlflow
 import pandas as pd
 
 from mlgate.adapters.champion import Scorer, load_scorer
-from mlgate.adapters.tracking import configure, pipeline_run
+from mlgate.adapters.tracking import SCORING, configure, log_dataset, pipeline_run
 from mlgate.base import paths
 from mlgate.base.io import read_json, read_table, write_json, write_parquet
 from mlgate.base.params import require
+from mlgate.core.explain import ExplainConfig, with_reasons
 from mlgate.core.scoring import (
     Profile,
     ScoreConfig,
@@ -46,6 +47,10 @@ def score(params: dict, cfg: ScoreConfig, train: pd.DataFrame, current: pd.DataF
         "current": (current, str(paths.CURRENT)),
         "reference": (reference_sample(train, cfg), f"{paths.TRAIN} (reference sample)")})
     (current, batch), (reference, _) = scored["current"], scored["reference"]
+    if cfg.top_k:
+        current = with_reasons(current, list(profile.features), scorer.model, train,
+                               ExplainConfig.from_params(require(params, "explain")),
+                               profile.task, cfg.top_k)
     report = {**scorer.describe(), **score_report(current, batch, profile),
               "n_reference_rows": len(reference)}
     write_parquet(paths.SCORED, current)
@@ -71,8 +76,12 @@ def log_results(scored: dict[str, Any]) -> None:
 def run(params: dict) -> None:
     """Write data/predictions/{current,reference}.parquet, profile.json and reports/score.json."""
     cfg = ScoreConfig.from_params(require(params, "score"))  # checked once, before any read
+    if cfg.top_k:
+        ExplainConfig.from_params(require(params, "explain"))
     train, run_info = read_table(paths.TRAIN), read_json(paths.RUN)
     configure(require(params, "tracking"))
-    scored = score(params, cfg, train, read_table(paths.CURRENT), run_info)
+    current = read_table(paths.CURRENT)
+    scored = score(params, cfg, train, current, run_info)
     with pipeline_run(require(params, "tracking"), "score", run_info):
+        log_dataset(current, paths.CURRENT, SCORING, require(params, "data.target"))
         log_results(scored)

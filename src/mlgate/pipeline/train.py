@@ -7,10 +7,12 @@ import mlflow
 import pandas as pd
 
 from mlgate.adapters.tracking import (
+    TRAINING,
     content_tags,
     dump_model,
     flatten,
     log_candidate,
+    log_dataset,
     log_features,
     log_model,
     pipeline_run,
@@ -41,6 +43,7 @@ def train(params: dict, train: pd.DataFrame, run: Any) -> tuple[Any, dict[str, A
     mlflow.set_tags({"mlgate.best_model": result.best_id, "mlgate.task": task})
     mlflow.log_text(result.leaderboard.to_csv(), "leaderboard.csv")
     info = log_model(result.model, train.drop(columns=[cfg.target]))
+    log_dataset(train, paths.TRAIN, TRAINING, cfg.target, info.model_uri)
     log_features(result.model)
     write_atomic(paths.MODEL, lambda tmp: dump_model(result.model, tmp))
     write_atomic(paths.LEADERBOARD, lambda tmp: result.leaderboard.to_csv(tmp))
