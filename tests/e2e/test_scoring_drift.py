@@ -169,8 +169,35 @@ def test_score_and_drift(repo: Repo) -> None:
     assert score["model_uri"] == f"models:/{MODEL}/{version}"
     check_scored(repo, score)
     check_commands(repo, report(repo, "drift.json"))
+    check_explained(repo, params)
     check_bad_batches(repo)
     check_fail_on(repo, params)
+
+
+def check_explained(repo: Repo, params: dict) -> None:
+    """score.explain.top_k adds each row's reasons; `mlgate explain` gives the same ones."""
+    params = {**params, "score": {**params["score"], "explain": {"top_k": 2}}}
+    (repo.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    repo.dvc("repro", "--single-item", "score")
+    scored = load(repo, SCORED)
+    reasons = ["reason_1", "reason_1_value", "reason_1_contribution", "reason_2",
+               "reason_2_value", "reason_2_contribution"]
+    assert list(scored.columns[-6:]) == reasons
+    assert (scored.reason_1_contribution.abs() >= scored.reason_2_contribution.abs()).all()
+    assert set(scored.reason_1) <= set(load(repo, CURRENT).columns) | {
+        "income_per_person", "cost_sharing"}  # a raw column, or a declared feature
+    out = mlgate(repo, "explain", "--input", CURRENT, "--top-k", "2", "--output", "why.csv")
+    assert "explained" in out.stdout
+    why = pd.read_csv(repo.path / "why.csv")
+    assert list(why.reason_1) == list(scored.reason_1)
+    assert why.reason_1_contribution.tolist() == pytest.approx(
+        scored.reason_1_contribution.tolist(), abs=1e-6)
+    printed = mlgate(repo, "explain", "--input", CURRENT, "--top-k", "1", "--rows", "2")
+    lines = printed.stdout.strip().splitlines()
+    assert lines[0].startswith("row 0: prediction ") and len(lines) == 3
+    params["score"]["explain"]["top_k"] = 0
+    (repo.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    repo.dvc("repro", "--single-item", "score")
 
 
 def check_fail_on(repo: Repo, params: dict) -> None:
