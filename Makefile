@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-extras params run repro test test-slow lint ui monitor clean bench-train sweep screenshot screenshot-monitor bench-noop bench remote server server-stop preload-stop deps watch stream-demo
+.PHONY: help setup setup-extras params run repro test test-slow lint ui monitor clean bench-train sweep screenshot screenshot-monitor screenshot-card bench-noop bench remote server server-stop preload-stop deps watch stream-demo
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -102,6 +102,9 @@ screenshot: setup ## PNG of the MLflow compare view of the newest 4 runs (needs 
 
 screenshot-monitor: setup ## PNG of the monitoring dashboard (Evidently UI; needs Debian's chromium)
 	$(BIN)/python scripts/compare_screenshot.py --monitor --size 1400x2200 --out docs/img/monitoring-dashboard.png
+
+screenshot-card: setup ## PNGs of the champion's version page (model card) and its SHAP figure in the MLflow UI
+	$(BIN)/python scripts/compare_screenshot.py --card --size 1400x2000 --out docs/img/mlflow-model-card.png
 
 bench-noop: setup ## Benchmark: no-op dvc repro vs dvc status, in a fresh copy (prints the ratio)
 	$(BIN)/python bench/noop_repro.py --repeats 5

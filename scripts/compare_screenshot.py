@@ -1,9 +1,10 @@
-"""Screenshots in headless Chromium: the MLflow compare view of the newest pipeline runs, or
-(`--monitor`) the monitoring dashboard of the registered model.
+"""Screenshots in headless Chromium: the MLflow compare view of the newest pipeline runs,
+(`--monitor`) the monitoring dashboard of the registered model, or (`--card`) the champion's
+version page (its model card) and its run's SHAP summary figure.
 
 Starts the MLflow UI for the repository's store (or Evidently's UI on the monitoring
 workspace) on 127.0.0.1, stopped by pid afterwards, and saves a PNG. Needs Debian's
-`chromium` (`apt-get install chromium`). Run: `make screenshot`, `make screenshot-monitor`.
+`chromium` (`apt-get install chromium`). Run: `make screenshot`, `make screenshot-monitor`, `make screenshot-card`.
 """
 
 from __future__ import annotations
@@ -68,10 +69,15 @@ def main() -> None:
     parser.add_argument("--size", default="1600x1400")
     parser.add_argument("--monitor", action="store_true",
                         help="the monitoring dashboard of gate.model_name instead")
+    parser.add_argument("--card", action="store_true",
+                        help="the champion's version page and its run's SHAP figure instead "
+                             "(--out is the version page; the figure goes beside it)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.monitor:
         return monitor_screenshot(args)
+    if args.card:
+        return card_screenshots(args)
     cfg = load_params(repo_root() / "params.yaml")["tracking"]
     uri = tracking_uri(cfg)
     experiment_id, run_ids = newest_runs(uri, cfg.get("experiment") or "mlgate", args.runs)
@@ -81,6 +87,26 @@ def main() -> None:
         screenshot(compare_url(ui.url, experiment_id, run_ids), args.out.resolve(), width,
                    height)
     log.info("wrote %s (%d runs)", args.out, len(run_ids))
+
+
+def card_screenshots(args: argparse.Namespace) -> None:
+    """Start the MLflow UI; screenshot the champion's version page and its run's SHAP figure."""
+    from mlflow import MlflowClient
+
+    params = load_params(repo_root() / "params.yaml")
+    uri, name = tracking_uri(params["tracking"]), params["gate"]["model_name"]
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version_by_alias(name, params["gate"]["alias"])
+    run = client.get_run(version.run_id)
+    width, height = (int(v) for v in args.size.split("x"))
+    figure = args.out.with_name("mlflow-shap.png")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with start_ui(uri) as ui:
+        screenshot(f"{ui.url}/#/models/{urllib.parse.quote(name)}/versions/{version.version}",
+                   args.out.resolve(), width, height)
+        screenshot(f"{ui.url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+                   "/artifacts/figures/shap_summary.png", figure.resolve(), width, 1000)
+    log.info("wrote %s (%s v%s) and %s", args.out, name, version.version, figure)
 
 
 def monitor_screenshot(args: argparse.Namespace) -> None:
