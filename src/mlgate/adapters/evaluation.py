@@ -88,7 +88,11 @@ def evaluate_elsewhere(model: Any, data: Any, target: str, task: str,
                        labels: list[Any] | None, run_name: str) -> dict[str, float]:
     """Evaluate a model other than the candidate in its own run (nested under the active one,
     if any), so that nothing is written into the candidate's run."""
-    with mlflow.start_run(run_name=run_name, nested=mlflow.active_run() is not None,
+    parent = mlflow.active_run()
+    # In the parent's experiment: a run started without one goes to the store's Default
+    # experiment, whose artifacts land in ./mlruns of the working directory.
+    with mlflow.start_run(run_name=run_name, nested=parent is not None,
+                          experiment_id=parent.info.experiment_id if parent else None,
                           tags={"mlgate.role": "comparison"}):
         return evaluate_model(model, data, target, task, labels)[0]
 
