@@ -188,7 +188,8 @@ def onboard_and_run(repo: Repo, name: str, frame: pd.DataFrame, target: str,
     repo.run(str(BIN / "mlgate"), "init-store")
     run = repo.dvc("exp", "run", "-S", f"data={name}")
     reports = {key: yaml.safe_load((repo.path / f"reports/{key}.json").read_text())
-               for key in ("train", "metrics", "gate", "score", "drift", "validation")}
+               for key in ("train", "metrics", "gate", "score", "drift", "validation",
+                           "explain")}
     board = pd.read_csv(repo.path / "reports/leaderboard.csv", index_col="id")
     return {**reports, "leaderboard": board, "added": added.stdout, "run": run.stdout,
             "repro": repo.dvc("repro").stdout,

@@ -25,3 +25,9 @@ def test_multiclass_with_string_labels(repo: Repo):
     assert (out["leaderboard"]["AUC"] > 0.5).all(), "no AUC recorded as 0.0"
     assert out["metrics"]["accuracy"] > 0.85
     assert set(out["score"]["prediction_share"]) <= {"barolo", "grignolino", "barbera"}
+    # explained per class, under the string labels, each feature's classes summing to its total
+    explain = out["explain"]
+    assert explain["classes"] == ["barbera", "barolo", "grignolino"]
+    top = explain["features"][0]
+    assert set(top["by_class"]) == set(explain["classes"])
+    assert sum(top["by_class"].values()) == pytest.approx(top["mean_abs_shap"], abs=1e-5)

@@ -42,6 +42,17 @@ def test_business_table_with_id_date_text_categoricals_and_gaps(repo: Repo):
                                                "features.date_parts.signup"]
     assert len(steps.fitted_["features.group_rare.plan"]) == 2
     assert "signup" in model.feature_names_in_
+    # explained per model input: the one-hot levels of `region` are one feature; declared
+    # features keep their names and say what they are made from
+    features = {f["feature"]: f for f in out["explain"]["features"]}
+    assert "region" in features and not any(n.startswith("region_") for n in features)
+    assert features["tenure_years"]["engineered"]
+    assert features["tenure_years"]["uses"] == ["tenure_months"]
+    parts = {n: f for n, f in features.items()
+             if f["made_by"] == "features.date_parts.signup"}
+    assert set(parts) == {"signup_month", "signup_weekday"}
+    assert all(f["uses"] == ["signup"] and f["engineered"] for f in parts.values())
+    assert not features["plan"]["engineered"]  # grouped in place: still the input `plan`
     slices = [c for c in out["gate"]["checks"] if c["kind"] == "slice"]
     assert slices and all(c["metric"] == "accuracy" for c in slices)
     assert {c["status"] for c in slices} <= {"pass", "fail", "unchecked"}
