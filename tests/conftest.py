@@ -33,6 +33,13 @@ def randhie() -> pd.DataFrame:
     return pd.read_csv(randhie_path())
 
 
+@pytest.fixture(scope="session")
+def randhie_sample(randhie, params) -> pd.DataFrame:
+    """1,200 seeded rows of RAND HIE as the model sees them (leakage and split columns gone)."""
+    df = randhie.drop(columns=[*params["data"]["drop_columns"], *params["split"]["drop_columns"]])
+    return df.sample(1200, random_state=0).reset_index(drop=True)
+
+
 @pytest.fixture
 def tiny() -> pd.DataFrame:
     """A 20-row table with a binary target, an integer code, a float and a string column."""

@@ -30,9 +30,8 @@ FEATURES = {"derive": {"income_per_person": "income / num"}}
 
 
 @pytest.fixture(scope="module")
-def sample(randhie, params):
-    df = randhie.drop(columns=[*params["data"]["drop_columns"], "year"])
-    return df.sample(900, random_state=1).reset_index(drop=True)
+def sample(randhie_sample):
+    return randhie_sample.head(900)
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,8 @@ DATA = {"target": "binexp", "categorical": ["plan", "site"]}
 
 
 @pytest.fixture(scope="module")
-def sample(randhie, params):
-    df = randhie.drop(columns=[*params["data"]["drop_columns"], "year"])
-    return df.sample(1200, random_state=0).reset_index(drop=True)
+def sample(randhie_sample):
+    return randhie_sample
 
 
 @pytest.fixture(scope="module")
