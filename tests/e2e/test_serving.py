@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -14,7 +16,7 @@ import pytest
 
 from mlgate.adapters.serving import HOST, free_port, start_server
 from mlgate.base.errors import MlgateError
-from mlgate.base.processes import group_alive
+from mlgate.base.processes import group_alive, wait_until
 from tests.e2e.conftest import clean_env
 from tests.e2e.test_registry import (
     MODEL,
@@ -72,7 +74,34 @@ def test_server_that_cannot_start_is_reported_and_cleaned_up(tmp_path):
 
 
 @pytest.mark.slow
-def test_mlgate_models_serve_runs_until_interrupted(tmp_path, params, randhie):
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (read from /proc: children, their children, ...)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we read
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def port_free(port: int) -> bool:
+    """True when nothing listens on 127.0.0.1:port any more."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex((HOST, port)) != 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_mlgate_models_serve_runs_until_interrupted(tmp_path, params, randhie, sig):
+    """Ctrl-C, and SIGTERM (what kill, systemd or a container runtime sends), stop the whole
+    server: the port is free and no process it started is left."""
     frames = split_frames(randhie, params)
     store = Store(tmp_path, params)
     champion_v1(store, fit("linear", frames[0]), frames)
@@ -90,7 +119,12 @@ def test_mlgate_models_serve_runs_until_interrupted(tmp_path, params, randhie):
         answer = post(f"http://{HOST}:{port}/invocations",
                       {"dataframe_split": json.loads(X.to_json(orient="split"))})
         assert len(answer["predictions"]) == 5
+        started = descendants(proc.pid)
+        assert pid in started and len(started) >= 2  # mlflow models serve and its workers
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         proc.wait(timeout=60)
     assert proc.returncode == 0 and not group_alive(pid)
+    assert wait_until(lambda: not any(Path(f"/proc/{p}").exists() for p in started), 30), (
+        f"left running: {sorted(p for p in started if Path(f'/proc/{p}').exists())}")
+    assert port_free(port)

@@ -22,11 +22,12 @@ from tests.tables import breast_cancer, diabetes, wine
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    """A fresh SQLite store with one experiment, active."""
+    """A fresh SQLite store with one experiment (never made the process's active one: later
+    tests in this worker start runs in their own stores)."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    mlflow.set_experiment("unit")
-    yield tmp_path
+    exp = mlflow.create_experiment("unit", artifact_location=(tmp_path / "art").as_uri())
+    yield tmp_path, exp
     mlflow.set_tracking_uri(None)
 
 
@@ -47,7 +48,8 @@ def fitted(name):
 def test_mlflow_metrics_equal_mlgates_formulas(store, name):
     model, test, target, task = fitted(name)
     labels = None if task == "regression" else class_labels(model, test[target])
-    with mlflow.start_run():
+    root, exp = store
+    with mlflow.start_run(experiment_id=exp):
         ours, result = evaluate_model(_logged(model, test.drop(columns=[target])), test,
                                       target, task, labels)
     expected = mlgate_evaluate(model, test, target, task)["metrics"]
@@ -56,9 +58,9 @@ def test_mlflow_metrics_equal_mlgates_formulas(store, name):
         assert ours[metric] == pytest.approx(value, abs=2e-6), metric
     if task == "classification":
         assert {"roc_curve_plot", "confusion_matrix"} <= set(result.artifacts)
-        written = {p.name for p in save_figures(result, store / "figs")}
+        written = {p.name for p in save_figures(result, root / "figs")}
         assert {"roc.png", "confusion_matrix.png"} <= written
-        assert all((store / "figs" / w).stat().st_size > 1000 for w in written)
+        assert all((root / "figs" / w).stat().st_size > 1000 for w in written)
 
 
 def _logged(model, X):
@@ -76,15 +78,16 @@ def test_evaluator_averages_as_reports_metrics_json_does():
 def test_the_baseline_is_evaluated_in_its_own_run_not_the_candidates(store):
     df = breast_cancer()
     dummy = DummyClassifier(strategy="prior").fit(df.drop(columns=["target"]), df.target)
-    with mlflow.start_run() as parent:
+    _, exp = store
+    with mlflow.start_run(experiment_id=exp) as parent:
         metrics = evaluate_estimator(dummy, df, "target", "classification", [0, 1],
                                      "baseline predictor on this test set")
     assert metrics["roc_auc"] == pytest.approx(0.5)
     assert metrics["balanced_accuracy"] == pytest.approx(0.5)
     assert np.isfinite(metrics["log_loss"])
     assert mlflow.get_run(parent.info.run_id).data.metrics == {}  # nothing in the parent
-    children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = "
-                                                f"'{parent.info.run_id}'")
+    children = mlflow.search_runs([exp], filter_string=f"tags.mlflow.parentRunId = "
+                                                       f"'{parent.info.run_id}'")
     assert len(children) == 1
     assert children.iloc[0]["tags.mlflow.runName"] == "baseline predictor on this test set"
     assert children.iloc[0]["metrics.accuracy_score"] == pytest.approx(

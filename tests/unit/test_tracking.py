@@ -141,3 +141,29 @@ def test_runs_left_running_by_a_dead_stage_are_marked_killed(tmp_path):
     status = {name: client.get_run(rid).info.status for name, rid in runs.items()}
     assert status == {"dead": "KILLED", "alive": "RUNNING", "elsewhere": "RUNNING"}
     assert client.get_run(untagged).info.status == "RUNNING"
+
+
+def test_a_dataset_logged_by_two_processes_at_once_is_retried_other_errors_are_not():
+    from mlflow.exceptions import MlflowException
+
+    from mlgate.adapters.tracking import retry_dataset_race
+
+    calls = []
+
+    def racing():
+        calls.append(1)
+        if len(calls) == 1:
+            raise MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: "
+                                  "datasets.experiment_id, datasets.name, datasets.digest")
+        return "logged"
+
+    assert retry_dataset_race(racing) == "logged" and len(calls) == 2
+    calls.clear()
+
+    def broken():
+        calls.append(1)
+        raise MlflowException("No Experiment with id=1 exists")
+
+    with pytest.raises(MlflowException, match="No Experiment"):
+        retry_dataset_race(broken)
+    assert len(calls) == 1

@@ -24,6 +24,7 @@ from mlflow.data.dataset import Dataset
 from mlflow.models import EvaluationResult, make_metric
 from sklearn import metrics as skm
 
+from mlgate.adapters.tracking import retry_dataset_race
 from mlgate.core.evaluation import TASK_METRICS
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,11 @@ def evaluate_model(model: Any, data: Any, target: str, task: str,
     started when none is): (mlgate's metrics, the full result). `data`: a DataFrame, or the
     MLflow dataset already logged for it (tracking.log_dataset)."""
     named = isinstance(data, Dataset)  # a dataset names its own targets column
-    result = mlflow.models.evaluate(
+    result = retry_dataset_race(lambda: mlflow.models.evaluate(  # it logs `data` first
         model, data, targets=None if named else target,
         model_type="regressor" if task == "regression" else "classifier",
         evaluators="default", evaluator_config=evaluator_config(task, labels),
-        extra_metrics=[] if task == "regression" else [BALANCED_ACCURACY])
+        extra_metrics=[] if task == "regression" else [BALANCED_ACCURACY]))
     return mlgate_metrics(result, task), result
 
 

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -297,6 +297,37 @@ def model_id(model_uri: str) -> str | None:
     return tail if tail.startswith("m-") and "/" not in tail else None
 
 
+DATASET_RETRIES = 3
+
+
+def _dataset_race(exc: Exception) -> bool:
+    """True for the SQL store's unique-key error on its `datasets` table (SQLite's or
+    PostgreSQL's wording)."""
+    text = str(exc).lower()
+    return "datasets" in text and "unique" in text
+
+
+def retry_dataset_race(fn: Callable[[], Any]) -> Any:
+    """Call `fn`, which logs a dataset input; retry when another process inserted the same
+    dataset at the same moment.
+
+    MLflow 3.17's SQL store looks a dataset up by (experiment, name, digest) and inserts it
+    when absent, without a lock: two queued experiments evaluating the same test table
+    together both insert, and one fails on the unique key. Its insert is rolled back and
+    nothing else was logged yet, so the retry finds the other's row and goes on.
+    """
+    for attempt in range(1, DATASET_RETRIES + 1):
+        try:
+            return fn()
+        except MlflowException as exc:
+            if not _dataset_race(exc) or attempt == DATASET_RETRIES:
+                raise
+            log.warning("another process logged the same MLflow dataset at the same moment; "
+                        "retrying (%d/%d)", attempt, DATASET_RETRIES - 1)
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
+
+
 def dataset(df: Any, path: Path, target: str | None) -> Any:
     """The table in `path` as an MLflow dataset: its source is the file's path in the
     repository and its digest the file's MD5 (DVC's hash), so the UI's Dataset column points
@@ -313,9 +344,10 @@ def log_dataset(df: Any, path: Path, context: str, target: str | None,
     return the dataset (mlflow.models.evaluate takes it as its data)."""
     found = dataset(df, path, target)
     logged = model_id(model_uri) if model_uri else None
-    mlflow.log_input(found, context=context,
-                     tags={"dvc.path": str(path), "dvc.md5": found.digest, "rows": str(len(df))},
-                     model=LoggedModelInput(logged) if logged else None)
+    retry_dataset_race(lambda: mlflow.log_input(
+        found, context=context,
+        tags={"dvc.path": str(path), "dvc.md5": found.digest, "rows": str(len(df))},
+        model=LoggedModelInput(logged) if logged else None))
     return found
 
 
