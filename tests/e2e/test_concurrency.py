@@ -36,7 +36,10 @@ def experiments(repo: Repo) -> dict[str, dict]:
     return out
 
 
-@pytest.mark.parametrize("n", [2, pytest.param(8, marks=pytest.mark.slow)])
+# Both opt-in since issue 18 (100 s for 2 in make test): make test keeps the registry race on
+# two workers (tests/e2e/test_registry.py) and the dataset race's retry (test_tracking.py).
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [2, 8])
 def test_queued_experiments_on_two_workers(repo: Repo, n: int):
     repo.run(str(BIN / "mlgate"), "init-store")  # a brand-new SQLite store must exist first
     seeds = ",".join(str(s) for s in range(1, n + 1))
