@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mlgate.adapters.registry import register_version, set_champion
 from mlgate.adapters.tracking import log_model, pipeline_run
-from mlgate.core.evidence import score
+from mlgate.core.evaluation import evaluate
 from tests.defaults import conf_section
 from tests.e2e.conftest import clean_env
 
@@ -126,7 +126,8 @@ class Store:
         params = {**self.params, "gate": {**self.params["gate"], **gate}}
         (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         (ws / "models/run.json").write_text(json.dumps(self.log(model, train, exp_name)))
-        (ws / "reports/metrics.json").write_text(json.dumps(score(model, test, TARGET)))
+        metrics = evaluate(model, test, TARGET)["metrics"]
+        (ws / "reports/metrics.json").write_text(json.dumps(metrics))
         return ws
 
     def log(self, model, train: pd.DataFrame, exp_name: str | None) -> dict:

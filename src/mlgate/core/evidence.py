@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import time
@@ -18,7 +17,6 @@ from mlgate.core.evaluation import (
     CLASSIFICATION_METRICS,
     align_columns,
     class_labels,
-    evaluate,
     regression_metrics,
     undefined_reason,
 )
@@ -37,13 +35,6 @@ def task_type(params: dict[str, Any]) -> str:
     task = params.get("task")
     return str(task.get("type") or "classification") if isinstance(task, dict) else \
         "classification"
-
-
-def score(model: Any, df: pd.DataFrame, target: str, task: str = "classification"
-          ) -> dict[str, float]:
-    """evaluation.evaluate(...)["metrics"], passing `task=` where evaluate accepts it."""
-    kwargs = {"task": task} if "task" in inspect.signature(evaluate).parameters else {}
-    return evaluate(model, df, target, **kwargs)["metrics"]
 
 
 def slice_values(test: pd.DataFrame, column: str) -> list[Any]:
