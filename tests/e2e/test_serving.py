@@ -73,7 +73,6 @@ def test_server_that_cannot_start_is_reported_and_cleaned_up(tmp_path):
     assert "no-such-model" in str(info.value)
 
 
-@pytest.mark.slow
 def descendants(pid: int) -> set[int]:
     """Every live process below `pid` (read from /proc: children, their children, ...)."""
     parents: dict[int, list[int]] = {}
