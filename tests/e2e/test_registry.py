@@ -272,7 +272,10 @@ def test_champion_challenger_rejection_smoke_failure_and_rollback(tmp_path, para
     assert rows["2"][1:3] == ["champion", "passed"] and rows["4"][1:3] == ["-", "failed"]
     assert "@champion: v2 -> v1" in store.cli("rollback").stdout
     assert store.aliases() == {"champion": "1", "challenger": "3"} and store.history() == ["1"]
-    store.cli("promote", "3")
+    refused = store.cli("promote", "3", check=False)  # never scored in the shadow
+    assert refused.returncode == 1 and "no labelled shadow traffic" in refused.stderr
+    assert "Traceback" not in refused.stderr and store.aliases()["champion"] == "1"
+    assert "(--force)" in store.cli("promote", "3", "--force").stdout
     assert store.aliases() == {"champion": "3"} and store.history() == ["1", "3"]
 
 

@@ -25,6 +25,7 @@ from mlgate.adapters.registry import (
     set_alias,
     set_champion,
 )
+from mlgate.adapters.shadow import record_batch
 from mlgate.adapters.tracking import log_model
 from mlgate.base.errors import DataError, MlgateError
 from mlgate.cli import main as cli
@@ -154,9 +155,26 @@ def run_cli(*args: str) -> int:
 def test_cli_list_promote_rollback(store, repo, capsys, caplog):
     versions(store, "m-cli", 2)
     register_version(store["model_uri"], "m-cli", {"validation_status": "failed"})
-    assert run_cli("promote", "1") == 0 and run_cli("promote", "2") == 0
+    assert run_cli("promote", "1") == 0  # no champion yet: no shadow evidence needed
+    assert run_cli("promote", "2") == 1
+    assert ("not promoting m-cli v2: there is no labelled shadow traffic to judge it on "
+            "(gate.shadow); use --force") in caplog.text
+    assert str(current_version("m-cli", "champion").version) == "1"
+    better = {"rows": 50, "agreement": 0.9, "labelled_rows": 50, "champion_version": "1",
+              "metrics": {"champion": {"accuracy": 0.8}, "challenger": {"accuracy": 0.85}}}
+    record_batch("m-cli", "2", "batch1", better)
+    record_batch("m-cli", "2", "batch1", better)  # the same batch again: kept once
+    assert run_cli("promote", "2") == 0
     out = capsys.readouterr().out
     assert "m-cli v1 is now @champion" in out and "m-cli v2 is now @champion" in out
+    assert ("shadow evidence of v2 against champion v1: 1 batch(es), 50 rows, agreement 90.0%"
+            in out and "challenger 0.8500 vs champion 0.8000 (not worse" in out)
+    worse = {**better, "champion_version": "2",
+             "metrics": {"champion": {"accuracy": 0.8}, "challenger": {"accuracy": 0.7}}}
+    record_batch("m-cli", "1", "batch2", worse)
+    assert run_cli("promote", "1") == 1
+    assert "not promoting m-cli v1: it did worse than the champion on labelled" in caplog.text
+    assert "more than gate.shadow.max_metric_drop=0.02 allows" in capsys.readouterr().out
     assert run_cli("promote", "3") == 1
     assert "version 3 of 'm-cli' has validation_status 'failed'; use --force" in caplog.text
     assert run_cli("list") == 0

@@ -61,6 +61,17 @@ def load_champion(model_name: str, alias: str) -> Scorer:
                   "registry", str(mv.version), mv.run_id)
 
 
+def load_challenger(model_name: str, alias: str, challenger_alias: str) -> Scorer | None:
+    """The version holding `challenger_alias` when there is one and it is not the champion."""
+    mv, champion = current_version(model_name, challenger_alias), current_version(model_name,
+                                                                                  alias)
+    if mv is None or (champion is not None and str(champion.version) == str(mv.version)):
+        return None
+    log.info("shadow scoring with %s v%s (@%s)", model_name, mv.version, challenger_alias)
+    return Scorer(load_version(model_name, str(mv.version)), f"models:/{model_name}/{mv.version}",
+                  "registry", str(mv.version), mv.run_id)
+
+
 def load_scorer(model_name: str, alias: str, model_path: Path,
                 run_info: dict[str, Any]) -> Scorer:
     """The champion when the registry has one, else the model file just trained."""

@@ -74,8 +74,35 @@ def cmd_list(args: argparse.Namespace) -> None:
                      f"{cfg.alias} history: {' -> '.join(past) if past else '-'}\n")
 
 
+def shadow_verdict(cfg: GateConfig, version: str) -> tuple[bool | None, str]:
+    """What the shadow evidence of `version` says about promoting it over the champion:
+    (True: within gate.shadow, False: worse than it allows, None: no labelled traffic), text."""
+    from mlgate.adapters.registry import current_version  # lazy: heavy
+    from mlgate.adapters.shadow import batch_records  # lazy: heavy
+    from mlgate.core.shadow import evidence, judge
+
+    champion = current_version(cfg.model_name, cfg.alias)
+    if champion is None:
+        return True, "no champion yet: nothing to have been compared with in the shadow"
+    if str(champion.version) == str(version):
+        return True, f"v{version} is already @{cfg.alias}"
+    summary = evidence(batch_records(cfg.model_name, version), str(champion.version),
+                       cfg.shadow.metric)
+    ok, why = judge(summary, cfg.shadow)
+    agreement = "-" if summary["agreement"] is None else f"{summary['agreement']:.1%}"
+    lines = [f"shadow evidence of v{version} against champion v{champion.version}: "
+             f"{summary['batches']} batch(es), {summary['rows']} rows, agreement {agreement}",
+             why]
+    if summary["other_champions"]:
+        lines.append(f"({summary['other_champions']} batch(es) scored against other "
+                     "champions are not counted)")
+    return ok, "\n".join(lines)
+
+
 def cmd_promote(args: argparse.Namespace) -> None:
-    """Move the champion alias to VERSION (recorded in the history)."""
+    """Move the champion alias to VERSION (recorded in the history) after printing its shadow
+    evidence; refuse, unless --force, a version that did not pass validation, that did worse
+    than the champion on labelled shadow traffic, or that has no labelled traffic yet."""
     from mlgate.adapters.registry import get_version, set_champion  # lazy: heavy
 
     cfg, _ = context(args)
@@ -85,8 +112,16 @@ def cmd_promote(args: argparse.Namespace) -> None:
         if status != "passed" and not args.force:
             raise MlgateError(f"version {mv.version} of {cfg.model_name!r} has validation_status "
                               f"{status!r}; use --force to promote it anyway")
+        ok, said = shadow_verdict(cfg, str(mv.version))
+        sys.stdout.write(said + "\n")
+        if ok is not True and not args.force:
+            why = ("it did worse than the champion on labelled shadow traffic"
+                   if ok is False else "there is no labelled shadow traffic to judge it on")
+            raise MlgateError(f"not promoting {cfg.model_name} v{mv.version}: {why} "
+                              "(gate.shadow); use --force to promote it anyway")
         set_champion(cfg.model_name, str(mv.version), cfg.alias, cfg.challenger_alias)
-    sys.stdout.write(f"{cfg.model_name} v{mv.version} is now @{cfg.alias}\n")
+    sys.stdout.write(f"{cfg.model_name} v{mv.version} is now @{cfg.alias}"
+                     f"{' (--force)' if args.force and ok is not True else ''}\n")
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
@@ -128,7 +163,8 @@ def register_models(sub: Any) -> None:
         if name == "promote":
             p.add_argument("version", help="the version number to promote")
             p.add_argument("--force", action="store_true",
-                           help="promote even if the version did not pass validation")
+                           help="promote even without passing validation or the shadow "
+                                "evidence (gate.shadow)")
         if name == "serve":
             p.add_argument("--alias", help="alias to serve (default: gate.alias)")
             p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")

@@ -14,10 +14,11 @@ from typing import Any
 from mlgate.base.errors import ConfigError
 from mlgate.base.params import check_keys, check_number, check_section
 from mlgate.core.evaluation import GREATER_IS_BETTER
+from mlgate.core.shadow import ShadowConfig
 
 GATE_KEYS = {"model_name", "alias", "challenger_alias", "thresholds", "baseline", "improvement",
              "latency", "slices", "slice_min_rows", "unchecked_slices", "fail_on_reject",
-             "allow_unvalidated"}
+             "allow_unvalidated", "shadow"}
 IMPROVEMENT_KEYS = {"metric", "min_delta", "min_relative"}
 MARGIN_KEYS = {"min_delta", "min_relative"}
 UNCHECKED_POLICIES = ("report", "fail")
@@ -82,6 +83,7 @@ class GateConfig:
     challenger_alias: str
     fail_on_reject: bool
     allow_unvalidated: bool
+    shadow: ShadowConfig
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> GateConfig:
@@ -103,7 +105,8 @@ class GateConfig:
                                                "gate.slice_min_rows", low=1, integer=True),
                    alias=alias, challenger_alias=challenger,
                    fail_on_reject=_flag(section, "fail_on_reject"),
-                   allow_unvalidated=_flag(section, "allow_unvalidated"))
+                   allow_unvalidated=_flag(section, "allow_unvalidated"),
+                   shadow=ShadowConfig.from_params(section["shadow"]))
 
     @property
     def key_metrics(self) -> list[str]:
