@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -128,3 +129,91 @@ def test_mlgate_models_serve_runs_until_terminated(tmp_path, params, randhie):
     assert wait_until(lambda: not any(Path(f"/proc/{p}").exists() for p in started), 30), (
         f"left running: {sorted(p for p in started if Path(f'/proc/{p}').exists())}")
     assert port_free(port)
+
+
+def serve_cli(root: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    """`mlgate models serve ARGS` at `root`; the process and the line it printed."""
+    proc = subprocess.Popen([PYTHON, "-m", "mlgate.cli.main", "models", "serve", *args],
+                            cwd=root, env=clean_env(root), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if proc.poll() is not None or "serving" not in line:
+        proc.kill()
+        raise AssertionError(line + proc.stderr.read())
+    return proc, line
+
+
+def ask(url: str, X, rid: str | None = None) -> tuple[int, dict, str]:
+    """POST rows as dataframe_split: (status, answer or error, the X-Request-ID header)."""
+    headers = {"Content-Type": "application/json", **({"X-Request-ID": rid} if rid else {})}
+    body = json.dumps({"dataframe_split": json.loads(X.to_json(orient="split"))}).encode()
+    req = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read()), resp.headers["X-Request-ID"]
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read()), err.headers["X-Request-ID"]
+
+
+def test_logged_serving_keeps_every_answer_under_concurrent_load(tmp_path, params, randhie):
+    """`serve --log --shadow` under 8 concurrent clients: every answered row is in the log,
+    with what was answered, its request id (the response header) and the shadow's answer;
+    answers are the model's own; a bad request is MLflow's error and not logged; rotation
+    cuts files of rotate_rows; SIGTERM writes what is held, leaving no partial file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pandas as pd
+
+    from mlgate.core import inference_log as il
+
+    frames = split_frames(randhie, params)
+    conf = {**params, "monitor": {**params["monitor"], "inference_log": {
+        "folder": "served", "rotate_rows": 60, "rotate_s": 600}}}
+    store = Store(tmp_path, conf)
+    linear, boosted = fit("linear", frames[0]), fit("boosted", frames[0])
+    champion_v1(store, linear, frames)
+    info = json.loads((store.workspace("chal", boosted, frames) / "models/run.json").read_text())
+    with in_store(tmp_path):
+        mlflow.set_tracking_uri(store.uri)
+        from mlgate.adapters.registry import register_version, set_alias
+        set_alias(MODEL, register_version(info["model_uri"], MODEL,
+                                          {"validation_status": "passed"}), "challenger")
+    port = free_port()
+    proc, line = serve_cli(tmp_path, "--log", "--shadow", "--port", str(port))
+    assert "logging to" in line and "shadow v2" in line
+    rows = frames[1].dropna().drop(columns=[TARGET]).reset_index(drop=True).head(200)
+    chunks = [rows.iloc[i:i + n] for i, n in zip(range(0, 200, 5), [1, 3, 5, 8] * 10,
+                                                 strict=False)]
+    url = f"http://{HOST}:{port}/invocations"
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda ic: ask(url, ic[1], f"req-{ic[0]}" if ic[0] % 2
+                                                   else None), enumerate(chunks)))
+        status, error, bad_id = ask(url, rows.drop(columns=["linc"]).head(2))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+    assert status == 400 and "error_code" in error and bad_id  # MLflow's error, with an id
+    assert all(a[0] == 200 for a in answers)
+    ids = [a[2] for a in answers]
+    assert len(set(ids)) == len(chunks) and ids[1] == "req-1" and len(ids[0]) == 32
+    files = sorted((tmp_path / "served").iterdir())
+    assert files and all(f.name.startswith(il.PREFIX) and f.suffix == ".parquet"
+                         for f in files), files  # no partial or temporary file left
+    logged = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    sizes = [len(pd.read_parquet(f)) for f in files]
+    assert max(sizes) == 60 and sizes.count(60) == len(sizes) - 1  # cut at rotate_rows
+    assert len(files) >= 3 and len(logged) == sum(len(c) for c in chunks)
+    assert bad_id not in set(logged[il.REQUEST_ID])
+    for (_, answer, rid), chunk in zip(answers, chunks, strict=True):
+        mine = logged[logged[il.REQUEST_ID] == rid].sort_values(il.ROW)
+        assert mine[il.ROW].tolist() == list(range(len(chunk)))
+        assert mine[il.PREDICTION].tolist() == answer["predictions"]
+        np.testing.assert_allclose(mine["linc"].to_numpy(), chunk["linc"].to_numpy())
+    assert (logged[il.VERSION] == "1").all() and (logged[il.SHADOW_VERSION] == "2").all()
+    by_order = logged.sort_values([il.REQUEST_ID, il.ROW])
+    inputs = by_order.drop(columns=list(il.COLUMNS))[list(rows.columns)]
+    np.testing.assert_array_equal(by_order[il.PREDICTION].to_numpy(), linear.predict(inputs))
+    np.testing.assert_array_equal(by_order[il.SHADOW_PREDICTION].to_numpy(),
+                                  boosted.predict(inputs))

@@ -45,8 +45,10 @@ class MonitorConfig:
     @classmethod
     def from_params(cls, section: Any) -> MonitorConfig:
         """Build from `monitor:`, naming an unknown or missing key."""
-        known = check_section(section, "monitor", {"workspace", "ui_port", "watch"})
-        cfg = cls(workspace=known["workspace"], ui_port=known["ui_port"])  # watch: core.watch
+        known = check_section(section, "monitor", {"workspace", "ui_port", "watch",
+                                                         "inference_log"})
+        # watch: core.watch; inference_log: core.inference_log
+        cfg = cls(workspace=known["workspace"], ui_port=known["ui_port"])
         if not isinstance(cfg.workspace, str) or not cfg.workspace.strip():
             raise ConfigError(f"`monitor.workspace` must be a folder path, got {cfg.workspace!r}")
         check_number(cfg.ui_port, "monitor.ui_port", low=1, high=65535, integer=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from mlgate.base.errors import MlgateError
 from mlgate.base.processes import group_alive, signal_group, wait_until
+from mlgate.core.inference_log import InferenceLogConfig
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +104,33 @@ def run_in_foreground(start: Callable[[], ModelServer],
 
 
 def start_server(model_uri: str, tracking_uri: str, port: int | None = None,
-                 timeout: float = START_TIMEOUT_S) -> ModelServer:
+                 timeout: float = START_TIMEOUT_S, workers: int = 1) -> ModelServer:
     """Start `mlflow models serve -m MODEL_URI --env-manager local` on 127.0.0.1; wait for it."""
     port = port or free_port()
     cmd = [*mlflow_command(), "models", "serve", "-m", model_uri, "--env-manager", "local",
-           "-h", HOST, "-p", str(port)]
+           "-h", HOST, "-p", str(port), "-w", str(workers)]
     server = launch(cmd, port, tracking_uri, "/ping", timeout, "mlflow models serve")
     log.info("serving %s at %s (pid %d)", model_uri, server.url, server.pid)
+    return server
+
+
+def start_logged_server(model_uri: str, version: str, tracking_uri: str, folder: Path,
+                        cfg: InferenceLogConfig, shadow: tuple[str, str] | None = None,
+                        port: int | None = None, timeout: float = START_TIMEOUT_S,
+                        workers: int = 1) -> ModelServer:
+    """Start MLflow's scoring server with the inference log (`mlgate.adapters.
+    inference_server`) for MODEL_URI on 127.0.0.1, `shadow` = (uri, version) scored on the
+    side; wait for /ping."""
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "mlgate.adapters.inference_server", "--model-uri", model_uri,
+           "--version", str(version), "--folder", str(folder), "--rotate-rows",
+           str(cfg.rotate_rows), "--rotate-s", str(cfg.rotate_s), "--host", HOST, "--port",
+           str(port), "--workers", str(workers)]
+    if shadow is not None:
+        cmd += ["--shadow-uri", shadow[0], "--shadow-version", str(shadow[1])]
+    server = launch(cmd, port, tracking_uri, "/ping", timeout, "mlgate inference server")
+    log.info("serving %s with its inference log in %s at %s (pid %d)", model_uri, folder,
+             server.url, server.pid)
     return server
 
 

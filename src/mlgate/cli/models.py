@@ -1,4 +1,4 @@
-"""`mlgate models list|promote VERSION|rollback|serve`: the registry from the command line."""
+"""`mlgate models list|promote|rollback|serve [--log [--shadow]]`: the registry, by command."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import argparse
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.adapters.locks import registry_lock
-from mlgate.adapters.serving import run_in_foreground, start_server
+from mlgate.adapters.serving import run_in_foreground, start_logged_server, start_server
 from mlgate.base.errors import MlgateError
 from mlgate.base.params import PARAMS_FILE, load_params, repo_root, require
 
@@ -135,15 +136,41 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    """Serve models:/NAME@ALIAS on 127.0.0.1 until interrupted."""
-    from mlgate.adapters.registry import require_alias  # lazy: heavy
+    """Serve models:/NAME@ALIAS on 127.0.0.1 until interrupted (SIGINT or SIGTERM)."""
+    from mlgate.adapters.registry import current_version, require_alias  # lazy: heavy
+    from mlgate.core.inference_log import InferenceLogConfig
 
     cfg, uri = context(args)
     alias = args.alias or cfg.alias
     mv = require_alias(cfg.model_name, alias)
-    run_in_foreground(lambda: start_server(f"models:/{cfg.model_name}@{alias}", uri, args.port),
-                      lambda server: f"serving {cfg.model_name} v{mv.version} (@{alias}) at "
-                                     f"{server.url}/invocations (pid {server.pid})")
+    if args.shadow and not args.log:
+        raise MlgateError("--shadow scores the logged rows with the challenger: add --log")
+    if not args.log:
+        run_in_foreground(lambda: start_server(f"models:/{cfg.model_name}@{alias}", uri,
+                                               args.port, workers=args.workers),
+                          lambda server: f"serving {cfg.model_name} v{mv.version} (@{alias}) at "
+                                         f"{server.url}/invocations (pid {server.pid})")
+        return
+    root = repo_root()
+    log_cfg = InferenceLogConfig.from_params(require(load_params(root / PARAMS_FILE),
+                                                     "monitor.inference_log"))
+    folder = Path(log_cfg.folder) if Path(log_cfg.folder).is_absolute() \
+        else root / log_cfg.folder
+    shadow = None
+    if args.shadow:
+        challenger = current_version(cfg.model_name, cfg.challenger_alias)
+        if challenger is None or str(challenger.version) == str(mv.version):
+            raise MlgateError(f"--shadow: registered model {cfg.model_name!r} has no "
+                              f"@{cfg.challenger_alias} other than the served v{mv.version}")
+        shadow = (f"models:/{cfg.model_name}/{challenger.version}", str(challenger.version))
+    # the version number, not the alias: what is logged as served is what answers
+    run_in_foreground(
+        lambda: start_logged_server(f"models:/{cfg.model_name}/{mv.version}", str(mv.version),
+                                    uri, folder, log_cfg, shadow, args.port,
+                                    workers=args.workers),
+        lambda server: f"serving {cfg.model_name} v{mv.version} (@{alias}) at "
+                       f"{server.url}/invocations (pid {server.pid}), logging to {folder}"
+                       + (f", shadow v{shadow[1]}" if shadow else ""))
 
 
 def register_models(sub: Any) -> None:
@@ -168,3 +195,10 @@ def register_models(sub: Any) -> None:
         if name == "serve":
             p.add_argument("--alias", help="alias to serve (default: gate.alias)")
             p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+            p.add_argument("--workers", type=int, default=1,
+                           help="uvicorn worker processes (default 1, as mlflow models serve)")
+            p.add_argument("--log", action="store_true",
+                           help="keep every answered request in the inference log "
+                                "(monitor.inference_log: Parquet files `mlgate watch` checks)")
+            p.add_argument("--shadow", action="store_true",
+                           help="with --log: the challenger scores the logged rows on the side")

@@ -29,6 +29,7 @@ from mlgate.base.io import read_json, read_table, write_json
 from mlgate.base.params import require
 from mlgate.core.drift import ACTIONS, DriftActionError, DriftConfig, fails, run_drift, save_html
 from mlgate.core.drift import verdict_line as line_of
+from mlgate.core.inference_log import COLUMNS as LOG_COLUMNS
 from mlgate.core.ingest import parse_datetimes
 from mlgate.core.scoring import Profile, ScoreConfig, batch_metric, profile_from_signature
 from mlgate.pipeline.score import score_frames
@@ -128,10 +129,11 @@ def check_delivery(params: dict, contract: Contract, batch: pd.DataFrame, name: 
 
 def not_inputs(params: dict) -> list[str]:
     """Columns of a delivery the pipeline removes before the model: the row id (`data.id`),
-    `data.drop_columns` and `split.drop_columns` (a delivery looks like data.source)."""
+    `data.drop_columns`, `split.drop_columns` (a delivery looks like data.source) and the
+    inference log's own columns (request id, time, version, answers)."""
     data = require(params, "data")
     return [*([data["id"]] if data.get("id") else []), *(data.get("drop_columns") or []),
-            *(require(params, "split").get("drop_columns") or [])]
+            *(require(params, "split").get("drop_columns") or []), *LOG_COLUMNS]
 
 
 def log_results(summary: dict) -> None:
