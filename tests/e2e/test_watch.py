@@ -165,3 +165,52 @@ def test_retrain_action_folds_the_batch_and_runs_the_gate(ran_repo, randhie) -> 
     raw = load(repo, "data/raw/dataset.parquet")
     assert set(raw["mlgate_batch"]) == {"source", "b1", "b2"}  # b2: held out, or folded
     assert "mlgate_batch" not in load(repo, "data/processed/current.parquet")
+
+
+def test_served_traffic_is_checked_like_a_delivery(ran_repo) -> None:
+    """`models serve --log` writes the watcher's inbox: its files (100 rows, below min_rows
+    150) are combined into a batch, checked against the champion's contract and drift-checked;
+    labels joined later by request id give the batch its metric."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlgate.adapters.serving import free_port
+    from mlgate.core import inference_log as il
+    from tests.e2e.test_serving import ask, serve_cli
+
+    repo = ran_repo
+    version = ensure_champion(repo)
+    configure(repo, retrain="off")
+    path = repo.path / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["monitor"]["inference_log"]["rotate_rows"] = 100
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    test = load(repo, "data/processed/test.parquet").head(250)
+    X = test.drop(columns=[TARGET])
+    port = free_port()
+    proc, line = serve_cli(repo.path, "--log", "--port", str(port))
+    assert f"logging to {repo.path / 'inbox'}" in line
+    url = f"http://127.0.0.1:{port}/invocations"
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answered = list(pool.map(lambda i: ask(url, X.iloc[i:i + 5], f"r{i}"),
+                                     range(0, 250, 5)))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert all(status == 200 for status, _, _ in answered)
+    served = sorted(p.name for p in (repo.path / "inbox").glob(f"{il.PREFIX}*.parquet"))
+    assert len(served) == 3
+    out = mlgate(repo, "watch", "inbox", "--once")
+    (batch,) = ledger(repo)["batches"]
+    assert batch["files"] == served[:2] and batch["rows"] == 200, out.stdout
+    assert batch["model_version"] == version and batch["snapshot"] and batch["verdict"]
+    assert ledger(repo)["files"][served[2]]["status"] == "held"  # 50 rows wait for more
+    assert batch["name"] in {r["batch"] for r in history(repo)}
+    labels = pd.DataFrame({il.REQUEST_ID: [f"r{i - i % 5}" for i in range(250)],
+                           il.ROW: [i % 5 for i in range(250)], TARGET: test[TARGET]})
+    deliver(repo.path / "inbox/labels", "served-labels.csv", labels, 10)
+    mlgate(repo, "watch", "inbox", "--once")
+    (batch,) = ledger(repo)["batches"]
+    assert batch["labelled"] and batch["labels"] == ["served-labels.csv"]
+    assert 0.5 < batch["metric"]["accuracy"] <= 1.0
+    assert ledger(repo)["files"]["labels/served-labels.csv"]["matched"] == 200

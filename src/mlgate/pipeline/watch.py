@@ -32,13 +32,26 @@ import pandas as pd
 
 from mlgate.adapters import experiments
 from mlgate.adapters.monitoring import MonitorConfig, add_quality_snapshot, set_metric
+from mlgate.adapters.shadow import record_batch
 from mlgate.base import paths
 from mlgate.base.errors import DataError, MlgateError, is_user_error
 from mlgate.base.files import write_text_atomic
 from mlgate.base.io import read_json, read_table, write_parquet
 from mlgate.base.params import repo_root, require
+from mlgate.core.gate import GateConfig
+from mlgate.core.inference_log import COLUMNS as LOG_COLUMNS
+from mlgate.core.inference_log import (
+    JOIN_KEYS,
+    REQUEST_ID,
+    ROW,
+    SHADOW_PREDICTION,
+    SHADOW_VERSION,
+    VERSION,
+)
+from mlgate.core.inference_log import PREDICTION as SERVED
 from mlgate.core.ingest import parse_datetimes
-from mlgate.core.scoring import ScoreConfig, batch_metric, check_batch
+from mlgate.core.scoring import PREDICTION, ScoreConfig, batch_metric, check_batch
+from mlgate.core.shadow import compare
 from mlgate.core.watch import Ledger, WatchConfig, batch_name, candidates, groups
 from mlgate.pipeline.drift import Contract, champion_contract, check_delivery, not_inputs
 
@@ -200,9 +213,11 @@ def process(w: Watcher, files: list[str]) -> dict[str, Any]:
     raw = read_files(w, files)
     contract = w.contract()
     summary, _, scored = check_delivery(w.params, contract, raw, name, ", ".join(files))
-    if w.id_column and w.id_column in raw:
-        scored[w.id_column] = raw[w.id_column].to_numpy()
+    for column in [*([w.id_column] if w.id_column else []), *LOG_COLUMNS]:
+        if column in raw:  # what late labels join by, and the served and shadow answers
+            scored[column] = raw[column].to_numpy()
     write_parquet(scored_path(w, name), scored)
+    keep_served_shadow(w, name, scored)
     labelled = all(w.ledger.files[f].get("labelled") for f in files)
     record = {"name": name, "files": files, "rows": len(raw), "at": now(),
               "model_version": summary.get("model_version"), "action": summary["action"],
@@ -228,20 +243,40 @@ def process(w: Watcher, files: list[str]) -> dict[str, Any]:
     return record
 
 
+def keep_served_shadow(w: Watcher, name: str, scored: pd.DataFrame) -> None:
+    """Served rows a challenger also answered (`serve --shadow`): compare what was answered
+    with the shadow's answers, on labels when there are some, as that version's evidence."""
+    if SHADOW_PREDICTION not in scored or scored[SHADOW_PREDICTION].isna().all():
+        return
+    rows = scored[scored[SHADOW_PREDICTION].notna()]
+    target, task = w.contract().profile.target, w.contract().profile.task
+    cfg = GateConfig.from_params(require(w.params, "gate")).shadow
+    for (champion, challenger), part in rows.groupby([VERSION, SHADOW_VERSION]):
+        label = {target: part[target].to_numpy()} if target in part else {}
+        served = pd.DataFrame({PREDICTION: part[SERVED].to_numpy(), **label})
+        shadow = pd.DataFrame({PREDICTION: part[SHADOW_PREDICTION].to_numpy()})
+        record = {"champion_version": str(champion), "challenger_version": str(challenger),
+                  "batch": f"served batch {name} ({w.inbox.name}/)",
+                  **compare(served, shadow, target, task, cfg), "at": now()}
+        record_batch(w.model, str(challenger), f"served-{name}", record)
+
+
 def without_id(w: Watcher, df: pd.DataFrame) -> pd.DataFrame:
-    """A delivery without its row id: data.source has none, or data.drop_columns drops it."""
-    return df.drop(columns=[w.id_column]) if w.id_column and w.id_column in df else df
+    """A delivery as data.source holds it: without the inference log's columns, and without
+    its row id when data.source has none (or data.drop_columns drops it)."""
+    drop = [c for c in (*LOG_COLUMNS, *([w.id_column] if w.id_column else [])) if c in df]
+    return df.drop(columns=drop)
 
 
 def folded_frame(w: Watcher, record: dict[str, Any]) -> pd.DataFrame:
-    """The batch as delivered, labels joined, row id dropped: the rows a retrain folds in."""
+    """The batch as delivered, labels joined, row id and inference log columns dropped: the
+    rows a retrain folds in."""
     raw = read_files(w, record["files"])
     target = w.contract().profile.target
-    labels = record.get("labels")
-    if labels and w.id_column:
-        joined = pd.read_parquet(scored_path(w, record["name"]))[[w.id_column, target]]
-        raw = raw.drop(columns=[target], errors="ignore").merge(joined, on=w.id_column,
-                                                                how="inner")
+    keys = list(JOIN_KEYS) if REQUEST_ID in raw else [w.id_column] if w.id_column else []
+    if record.get("labels") and keys:
+        joined = pd.read_parquet(scored_path(w, record["name"]))[[*keys, target]]
+        raw = raw.drop(columns=[target], errors="ignore").merge(joined, on=keys, how="inner")
     return without_id(w, raw)
 
 
@@ -324,30 +359,38 @@ def join_labels(w: Watcher, path: Path) -> None:
     except DataError as exc:  # not a table: moved aside like a bad batch
         quarantine(w, path, str(exc))
         return
-    missing = [c for c in (w.id_column, target) if c is None or c not in labels]
-    if missing:
-        why = "the data profile declares no `data.id`" if w.id_column is None else \
-            f"missing column(s) {[c for c in missing if c]}"
-        quarantine(w, path, f"{key}: labels need the id column and the target `{target}`: {why}")
+    if REQUEST_ID in labels:  # labels of served rows: by the X-Request-ID of the answer
+        keys = list(JOIN_KEYS)
+        if ROW not in labels:
+            labels = labels.assign(**{ROW: 0})  # one row per request
+    else:
+        keys = [w.id_column] if w.id_column else []
+    missing = [c for c in (*keys, target) if c not in labels]
+    if not keys or missing:
+        why = "the data profile declares no `data.id`" if not keys else \
+            f"missing column(s) {missing}"
+        quarantine(w, path, f"{key}: labels need the id column (or `{REQUEST_ID}` for served "
+                            f"rows) and the target `{target}`: {why}")
         return
-    labels = labels[[w.id_column, target]].drop_duplicates(w.id_column, keep="last")
+    labels = labels[[*keys, target]].drop_duplicates(keys, keep="last")
     matched = 0
     for record in w.ledger.batches:
         scored_file = scored_path(w, record["name"])
         if not scored_file.exists():
             continue
         scored = pd.read_parquet(scored_file)
-        if w.id_column not in scored:
+        if not all(k in scored for k in keys):
             continue
-        hit = scored[w.id_column].isin(labels[w.id_column])
+        hit = scored[keys].merge(labels[keys].assign(_hit=True), on=keys, how="left")[
+            "_hit"].notna().to_numpy()
         if not hit.any():
             continue
         matched += int(hit.sum())
-        known = scored[[w.id_column, target]] if target in scored else None
-        merged = scored.drop(columns=[target], errors="ignore").merge(
-            labels, on=w.id_column, how="left")
+        known = scored.get(target)
+        merged = scored.drop(columns=[target], errors="ignore").merge(labels, on=keys,
+                                                                      how="left")
         if known is not None:  # labels joined earlier stay
-            merged[target] = merged[target].fillna(known[target])
+            merged[target] = merged[target].fillna(known)
         if pd.api.types.is_integer_dtype(labels[target]):  # unlabelled rows: keep 1, not 1.0
             merged[target] = merged[target].astype("Int64")
         write_parquet(scored_file, merged)
@@ -356,6 +399,7 @@ def join_labels(w: Watcher, path: Path) -> None:
         record["labelled"] = bool(merged[target].notna().all())
         set_metric(w.monitor, w.model, record["snapshot"], record["metric"], w.root)
         add_quality_snapshot(w.monitor, w.model, record, merged, target, task, w.root)
+        keep_served_shadow(w, record["name"], merged)
         log.info("labels %s: %d rows of batch %s -> %s", path.name, int(hit.sum()),
                  record["name"], record["metric"])
     w.ledger.files[key] = {"status": "done", "sha256": digest, "rows": len(labels),
