@@ -13,6 +13,7 @@ from mlgate.cli.data import register_data
 from mlgate.cli.models import register_models
 from mlgate.cli.monitor import register_monitor
 from mlgate.cli.remote import register_remote
+from mlgate.cli.report import register_report
 from mlgate.cli.scoring import register_scoring
 from mlgate.cli.server import register_server
 from mlgate.pipeline.stage import setup_logging
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_remote(sub)
     register_server(sub)
     register_monitor(sub)
+    register_report(sub)
     return parser
 
 

@@ -7,12 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.base import paths
+from mlgate.base.errors import DataError
 
 
-def _load(root: Path, path: Path) -> dict[str, Any] | None:
-    """Read one report, or None when the stage has not produced it."""
+def load_report(root: Path, path: Path) -> dict[str, Any] | None:
+    """Read one report, or None when the stage has not produced it; DataError naming the file
+    when it is not JSON."""
     file = root / path
-    return json.loads(file.read_text(encoding="utf-8")) if file.exists() else None
+    if not file.exists():
+        return None
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a valid report ({exc}); run the pipeline again "
+                        "(`dvc repro`)") from exc
 
 
 def gate_line(gate: dict[str, Any] | None) -> str:
@@ -43,21 +51,26 @@ def drift_line(drift: dict[str, Any] | None) -> str:
     """One line for the drift verdict."""
     if drift is None:
         return "drift:    not run"
-    cols = [c for c, v in drift["columns"].items() if v["drifted"]]
+    cols = drifted_columns(drift)
     action = f", action: {drift['action']}" if "action" in drift else ""
     return (f"drift:    {drift['verdict']}{action} ({drift['n_drifted']}/{drift['n_columns']} "
             f"columns drifted{': ' + ', '.join(cols[:8]) if cols else ''})")
 
 
+def drifted_columns(drift: dict[str, Any]) -> list[str]:
+    """The feature columns whose drift test fired, in the report's order."""
+    return [c for c, v in drift["columns"].items() if v["drifted"]]
+
+
 def summary(root: Path) -> str:
     """Best model and test metric, gate decision, drift verdict, where reports are, the UI."""
-    train, metrics = _load(root, paths.TRAIN_REPORT), _load(root, paths.METRICS)
+    train, metrics = load_report(root, paths.TRAIN_REPORT), load_report(root, paths.METRICS)
     best = train["best_model"] if train else "not trained"
     return "\n".join([
         "mlgate run summary",
         f"model:    {best} ({metric_line(metrics)})",
-        gate_line(_load(root, paths.GATE)),
-        drift_line(_load(root, paths.DRIFT_JSON)),
+        gate_line(load_report(root, paths.GATE)),
+        drift_line(load_report(root, paths.DRIFT_JSON)),
         f"reports:  {root / 'reports'} (drift report: {root / paths.DRIFT_HTML})",
         "MLflow:   make ui  ->  http://127.0.0.1:5000",
     ])
