@@ -135,6 +135,22 @@ def test_the_drift_section_gives_verdict_action_columns_and_the_scored_batch():
     assert "no figures in `reports/figures/`" in stale and "no drift report at" in stale
 
 
+def test_the_shadow_challenger_is_reported_when_the_batch_was_shadow_scored():
+    shadow = {"champion_version": "3", "challenger_version": "4", "rows": 424,
+              "agreement": 0.9175, "shift": {"ks": 0.12, "class_share_change": 0.03},
+              "labelled_rows": 424, "metrics": {"champion": {"accuracy": 0.81},
+                                                "challenger": {"accuracy": 0.79}}}
+    g = gate(METRICS, None, Outcome("champion", "1", "champion"))
+    assert "Shadow:" not in report(g)
+    text = render(Inputs(g, DRIFT, {**SCORE, "shadow": shadow}), DIFF, "main")
+    assert ("Shadow: challenger v4 on the same batch: agreement 91.8% of 424 rows, output "
+            "shift ks 0.12, class_share_change 0.03.") in text
+    assert "On its labels (424 rows): accuracy champion 0.81, challenger 0.79." in text
+    broken = render(Inputs(g, DRIFT, {**SCORE, "shadow": {**shadow, "error": "missing `a`"}}),
+                    DIFF, "main")
+    assert "Shadow: challenger v4 on the same batch could not score it: missing `a`" in broken
+
+
 def write_reports(root: Path, gate_json: dict) -> None:
     (root / "reports").mkdir(parents=True, exist_ok=True)
     for name, data in (("gate", gate_json), ("drift", DRIFT), ("score", SCORE)):

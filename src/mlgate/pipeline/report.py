@@ -205,6 +205,24 @@ def drift_lines(inputs: Inputs) -> list[str]:
         out.append(f"| prediction share | {_cell(shares)} |")
     if score.get("probability_mean") is not None:
         out.append(f"| mean probability | {_fmt(score['probability_mean'])} |")
+    return out + shadow_lines(score.get("shadow"))
+
+
+def shadow_lines(shadow: dict[str, Any] | None) -> list[str]:
+    """The challenger scored in the shadow on the same batch, when there is one."""
+    if not shadow:
+        return []
+    head = f"Shadow: challenger v{shadow['challenger_version']} on the same batch"
+    if "error" in shadow:
+        return ["", f"{head} could not score it: {_cell(shadow['error'])}"]
+    shift = ", ".join(f"{k} {_fmt(v)}" for k, v in (shadow.get("shift") or {}).items())
+    out = ["", f"{head}: agreement {shadow['agreement']:.1%} of {shadow['rows']} rows"
+               + (f", output shift {shift}" if shift else "") + "."]
+    metrics = shadow.get("metrics")
+    if metrics:
+        out.append("On its labels (" + f"{shadow['labelled_rows']} rows): " + "; ".join(
+            f"{m} champion {_fmt(v)}, challenger {_fmt(metrics['challenger'][m])}"
+            for m, v in metrics["champion"].items()) + ".")
     return out
 
 
