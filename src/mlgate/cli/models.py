@@ -1,4 +1,4 @@
-"""`mlgate models list|promote|rollback|serve [--log [--shadow]]`: the registry, by command."""
+"""`mlgate models list|promote|rollback|serve [--log [--shadow]]|dockerfile`: the registry."""
 
 from __future__ import annotations
 
@@ -173,15 +173,38 @@ def cmd_serve(args: argparse.Namespace) -> None:
                        + (f", shadow v{shadow[1]}" if shadow else ""))
 
 
+def cmd_dockerfile(args: argparse.Namespace) -> None:
+    """Write a Docker build context for the champion with MLflow's generator."""
+    from mlgate.adapters.container import (  # lazy: heavy
+        DEFAULT_DIR,
+        check_target,
+        image_name,
+        instructions,
+        write_context,
+    )
+    from mlgate.adapters.registry import require_alias  # lazy: heavy
+
+    out = Path(args.out).absolute() if args.out else repo_root() / DEFAULT_DIR
+    check_target(out, args.force)
+    cfg, _ = context(args)
+    mv = require_alias(cfg.model_name, cfg.alias)
+    sys.stdout.write(f"{cfg.model_name} @{cfg.alias} is v{mv.version}\n")
+    ctx = write_context(f"models:/{cfg.model_name}/{mv.version}", out, args.force)
+    sys.stdout.write(instructions(ctx, image_name(cfg.model_name, str(mv.version))))
+
+
 def register_models(sub: Any) -> None:
     """Add `models` and its sub-commands to the `mlgate` sub-parsers."""
-    models = sub.add_parser("models", help="the model registry: list, promote, rollback, serve")
+    models = sub.add_parser("models", help="the model registry: list, promote, rollback, serve, "
+                                            "dockerfile")
     ops = models.add_subparsers(dest="models_command", required=True)
     commands = [
         ("list", cmd_list, "versions, aliases, key metrics and validation status"),
         ("promote", cmd_promote, "make VERSION the champion (kept in the history)"),
         ("rollback", cmd_rollback, "champion back to the previous champion"),
         ("serve", cmd_serve, "serve the champion with `mlflow models serve` on 127.0.0.1"),
+        ("dockerfile", cmd_dockerfile, "write a Docker build context for the champion "
+                                       "(`mlflow models generate-dockerfile`)"),
     ]
     for name, func, text in commands:
         p = ops.add_parser(name, help=text)
@@ -202,3 +225,7 @@ def register_models(sub: Any) -> None:
                                 "(monitor.inference_log: Parquet files `mlgate watch` checks)")
             p.add_argument("--shadow", action="store_true",
                            help="with --log: the challenger scores the logged rows on the side")
+        if name == "dockerfile":
+            p.add_argument("--out", metavar="DIR",
+                           help="directory to write (default: build/docker in the repository)")
+            p.add_argument("--force", action="store_true", help="replace DIR if it is not empty")
