@@ -283,3 +283,47 @@ def test_a_missing_inbox_is_an_error_naming_it(setup) -> None:
     with pytest.raises(DataError, match="nowhere: the inbox folder does not exist"):
         watch_mod.watch(setup["params"], setup["root"] / "nowhere", once=True,
                         root=setup["root"])
+
+
+def test_a_served_log_file_is_a_batch_labelled_by_request_id_with_shadow_evidence(
+        setup, monkeypatch) -> None:
+    """An inference log file (`serve --log --shadow`): admitted without its log columns, its
+    shadow answers kept as the challenger's evidence, labels joined by request id and row,
+    and a retrain folding the rows in without any log column."""
+    from mlgate.core import inference_log as il
+
+    s = setup
+    kept: list[tuple[str, str, dict]] = []
+    monkeypatch.setattr(watch_mod, "record_batch",
+                        lambda model, version, batch, record: kept.append((version, batch,
+                                                                           record)))
+    rows = frame(150, 4, shift=2, labelled=False).drop(columns=["rid"])
+    s["params"]["data"]["id"] = None  # served rows carry no row id: the request id joins
+    answered = (rows["x"] > 0).astype(int)
+    shadow = answered.copy()
+    shadow.iloc[:15] = 1 - shadow.iloc[:15]
+    served = rows.assign(**{il.REQUEST_ID: [f"q{i // 3}" for i in range(150)],
+                            il.ROW: [i % 3 for i in range(150)],
+                            il.AT: pd.Timestamp("2026-12-01", tz="UTC"),
+                            il.VERSION: "1", il.PREDICTION: answered,
+                            il.SHADOW_VERSION: "2", il.SHADOW_PREDICTION: shadow})
+    drop(s["inbox"], "served-1.parquet", served, 1)
+    (record,) = run(s)
+    assert record["retrain"]["status"] == "waiting for labels"
+    (version, batch, evidence), = kept
+    assert (version, batch) == ("2", "watched-served-1")
+    assert evidence["agreement"] == pytest.approx(0.9) and "metrics" not in evidence
+    assert evidence["champion_version"] == "1"
+    truth = served[[il.REQUEST_ID, il.ROW]].assign(**{TARGET: answered})
+    (s["inbox"] / "labels").mkdir()
+    drop(s["inbox"] / "labels", "served-labels.csv", truth, 2)
+    run(s)
+    (book,) = ledger(s)["batches"]
+    assert book["labelled"] and book["metric"]["accuracy"] == 1.0
+    labelled = kept[-1][2]
+    assert labelled["labelled_rows"] == 150
+    assert labelled["metrics"]["champion"]["accuracy"] == 1.0
+    assert labelled["metrics"]["challenger"]["accuracy"] == pytest.approx(0.9)
+    folded = s["delivered"]["served-1"]
+    assert len(folded) == 150 and TARGET in folded
+    assert not set(il.COLUMNS) & set(folded.columns)

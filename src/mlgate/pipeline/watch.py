@@ -258,7 +258,7 @@ def keep_served_shadow(w: Watcher, name: str, scored: pd.DataFrame) -> None:
         record = {"champion_version": str(champion), "challenger_version": str(challenger),
                   "batch": f"served batch {name} ({w.inbox.name}/)",
                   **compare(served, shadow, target, task, cfg), "at": now()}
-        record_batch(w.model, str(challenger), f"served-{name}", record)
+        record_batch(w.model, str(challenger), f"watched-{name}", record)
 
 
 def without_id(w: Watcher, df: pd.DataFrame) -> pd.DataFrame:
