@@ -121,6 +121,7 @@ def test_pipeline_lands_in_postgres_with_proxied_artifacts(pipeline, as_user):
     assert not (pipeline.path / "mlflow.db").exists(), "nothing went to the embedded store"
 
 
+@pytest.mark.slow
 def test_two_worker_queue_lands_on_the_server(pipeline, as_user):
     """Two queued experiments (only drift params change) on two workers: two rows on the server."""
     pipeline.dvc("exp", "run", "--queue", *PIPELINE, "-S", "drift.drift_share=0.3,0.5")

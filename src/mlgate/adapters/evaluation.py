@@ -104,9 +104,12 @@ def evaluate_estimator(estimator: Any, data: Any, target: str, task: str,
     model: the same evaluator, the same metrics as the candidate's."""
     with tempfile.TemporaryDirectory(prefix="mlgate-baseline-") as tmp:
         path = Path(tmp) / "model"
+        # pip_requirements=[]: the temporary model is evaluated here and deleted, never
+        # installed; MLflow's requirement inference would load it in a subprocess (~3 s)
         mlflow.sklearn.save_model(
             estimator, str(path),
-            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+            pip_requirements=[])
         return evaluate_elsewhere(str(path), data, target, task, labels, run_name)
 
 
