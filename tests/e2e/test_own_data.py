@@ -11,6 +11,7 @@ from tests.tables import breast_cancer, wine
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.slow  # binary 0/1 labels: RAND HIE's own target, and churn's yes/no, in make test
 def test_binary_with_0_1_labels(repo: Repo):
     out = onboard_and_run(repo, "breast_cancer", breast_cancer(), "target")
     assert out["params"]["task"]["sort"] == "AUC" and out["params"]["data"]["target"] == "target"
