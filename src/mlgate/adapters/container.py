@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from mlgate.base.errors import MlgateError
+from mlgate.base.files import umask
 
 log = logging.getLogger(__name__)
 
@@ -143,13 +144,6 @@ def write_context(model_uri: str, out: Path, force: bool = False) -> DockerConte
     if ctx.unpinned:
         log.warning("not pinned to an exact version: %s", "; ".join(ctx.unpinned))
     return replace(ctx, path=out)
-
-
-def umask() -> int:
-    """The process's file mode creation mask."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def image_name(model_name: str, version: str) -> str:

@@ -67,6 +67,7 @@ class LoggedModel:
         return answer
 
     def __getattr__(self, name: str) -> Any:
+        """Everything else is the wrapped model's."""
         return getattr(self._model, name)
 
 
@@ -151,6 +152,7 @@ class InferenceLog:
         return rows.assign(**{SHADOW_VERSION: str(version), SHADOW_PREDICTION: answers})
 
     def _age(self) -> float | None:
+        """Seconds the oldest held row has waited (None when nothing is held)."""
         with self._lock:
             return None if self._since is None else time.monotonic() - self._since
 

@@ -24,14 +24,14 @@ def atomic_path(path: Path | str, mode: int | None = None) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask() if mode is None else mode)
+        os.chmod(tmp, 0o666 & ~umask() if mode is None else mode)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def _umask() -> int:
+def umask() -> int:
     """The process umask (read by setting and restoring it)."""
     mask = os.umask(0)
     os.umask(mask)
