@@ -190,6 +190,7 @@ def test_rendered_profile_is_valid_yaml_with_every_value(table):
     assert spec["validate"]["null_share"] == {"region": 0.1}
     assert spec["split"]["drop_columns"] == ["signup"]
     assert spec["gate"]["model_name"] == "mlgate-shop"
+    assert spec["gate"]["shadow"] == {"metric": "roc_auc"}  # binary: judged on ROC AUC
     assert spec["drift"]["retrain"]["overrides"] == prof.retrain
     assert "# not features: why, per column, below" in text and "#   id: unique" in text
 

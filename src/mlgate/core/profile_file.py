@@ -216,6 +216,9 @@ def gate_lines(prof: Profile) -> list[str]:
              + "; the policy",
              "                             # (conf/gate/) already requires beating a baseline "
              "predictor"]
+    if prof.labels and len(prof.labels) == 2:  # accuracy barely moves on an imbalanced table
+        lines.append(_comment("  shadow: {metric: roc_auc}", "promotion judged on ROC AUC on "
+                              "labelled shadow traffic"))
     if not prof.slices:
         lines.append(_comment("  slices: {}", prof.slice_reason))
         return [*lines, ""]
