@@ -134,7 +134,8 @@ def repo(store, tmp_path, monkeypatch, params):
     """A repository root whose params.yaml points at the store (for the CLI)."""
     conf = {**params, "tracking": conf_section("tracking", {"uri": store["uri"],
                                                             "experiment": "unit"}),
-            "gate": {**params["gate"], "model_name": "m-cli"}}
+            "gate": {**params["gate"], "model_name": "m-cli",
+                     "shadow": conf_section("gate")["shadow"]}}  # the policy's: accuracy
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(conf))
     monkeypatch.chdir(tmp_path)
