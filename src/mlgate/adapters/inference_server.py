@@ -85,7 +85,6 @@ class InferenceLog:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
-        self.written: list[Path] = []
 
     def start(self) -> None:
         """Create the folder and start the writer thread."""
@@ -135,7 +134,6 @@ class InferenceLog:
             self._seq += 1
             path = self.folder / file_name(first, os.getpid(), self._seq)
             write_parquet(path, rows)  # temporary name, then rename: whole or absent
-            self.written.append(path)
         log.info("inference log: %d rows -> %s", len(rows), path)
         return path
 
